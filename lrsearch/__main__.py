@@ -1,0 +1,5 @@
+import sys
+
+from lrsearch.cli import main
+
+sys.exit(main())

@@ -1,0 +1,26 @@
+"""The study spec: schema, loading, validation and error reporting."""
+
+from lrsearch.config._dims import Dim, LrDim
+from lrsearch.config._load import load_spec, parse_spec, resolve_storage, spec_hash
+from lrsearch.config._optuna import PRUNERS, SAMPLERS, build_pruner, build_sampler
+from lrsearch.config._schema import (
+    Budget,
+    ConfirmSpec,
+    GroupSpec,
+    LayerwiseSpec,
+    Objective,
+    OptimizerBlock,
+    OptimizerSpec,
+    PrunerSpec,
+    SamplerSpec,
+    ScheduleSpec,
+    StudySpec,
+    TaskSpec,
+    parse_duration,
+)
+
+__all__ = [
+    "Budget", "ConfirmSpec", "Dim", "GroupSpec", "LayerwiseSpec", "LrDim", "Objective", "OptimizerBlock",
+    "OptimizerSpec", "PRUNERS", "PrunerSpec", "SAMPLERS", "SamplerSpec", "ScheduleSpec", "StudySpec", "TaskSpec",
+    "build_pruner", "build_sampler", "load_spec", "parse_duration", "parse_spec", "resolve_storage", "spec_hash",
+]

@@ -1,0 +1,103 @@
+"""Search dimensions as users write them: a fixed value, a range, or a list of choices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+class Dim(BaseModel):
+    """One searchable setting.
+
+    Written in YAML as a scalar (fixed), ``{low, high, log, step}`` (a range) or ``{choices: [...]}``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: Any = None
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: list[Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scalar_is_fixed(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return {"value": data}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> Dim:
+        forms = [self.value is not None, self.low is not None or self.high is not None, self.choices is not None]
+        if sum(forms) != 1:
+            raise ValueError("give exactly one of: a fixed value, a range {low, high}, or {choices: [...]}")
+        if forms[1]:
+            if self.low is None or self.high is None:
+                raise ValueError("a range needs both low and high")
+            if self.low > self.high:
+                raise ValueError(f"low must be <= high, got low={self.low}, high={self.high}")
+            if self.log and self.low <= 0:
+                raise ValueError(f"low must be > 0 when log is true, got {self.low}")
+            if self.log and self.step is not None:
+                raise ValueError("step cannot be combined with log: true")
+        if forms[2] and not self.choices:
+            raise ValueError("choices must not be empty")
+        if forms[2] and len({repr(c) for c in self.choices}) != len(self.choices):
+            raise ValueError(f"choices must be distinct, got {self.choices}")
+        return self
+
+    @property
+    def is_fixed(self) -> bool:
+        return self.value is not None or (self.choices is not None and len(self.choices) == 1) or (
+            self.low is not None and self.low == self.high
+        )
+
+    def fixed_value(self) -> Any:
+        if self.value is not None:
+            return self.value
+        if self.choices is not None:
+            return self.choices[0]
+        return self.low
+
+    def values(self) -> list[Any]:
+        """Every value this dimension can take when it is a fixed value or a choice, else low and high."""
+        if self.value is not None:
+            return [self.value]
+        if self.choices is not None:
+            return list(self.choices)
+        return [self.low, self.high]
+
+    def describe(self) -> str:
+        if self.value is not None:
+            return f"fixed {self.value!r}"
+        if self.choices is not None:
+            return "choice of " + ", ".join(map(str, self.choices))
+        kind = "log " if self.log else ""
+        step = f" step {self.step:g}" if self.step else ""
+        return f"{kind}[{self.low:g}, {self.high:g}]{step}"
+
+
+class LrDim(Dim):
+    """A learning rate: absolute, or relative to another group's (``ratio_of``)."""
+
+    ratio_of: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scalar_is_fixed(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return {"value": data}
+        return data
+
+
+def dim_values_ok(dim: Dim, check: Any) -> list[str]:
+    """Apply ``check(value) -> message | None`` to the values a dim can take; collect the messages."""
+    messages = []
+    for v in dim.values():
+        msg = check(v)
+        if msg:
+            messages.append(msg)
+    return messages

@@ -1,0 +1,240 @@
+"""The study spec (``study.yaml``) as pydantic models. Unknown keys are rejected everywhere.
+
+Field-level checks live here; checks that need a registry (shapes, optimizers, samplers, pruners) or span
+several fields (``ratio_of`` references) live in :mod:`lrsearch.config._semantics`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from lrsearch.config._dims import Dim, LrDim
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
+_UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> float | None:
+    """``90``, ``"90s"``, ``"30m"``, ``"2h"`` -> seconds."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value <= 0:
+            raise ValueError(f"must be > 0 seconds, got {value}")
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"must be a duration like 90, '90s', '30m' or '2h', got {value!r}")
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"must be > 0, got {value!r}")
+    return seconds
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Objective(_Strict):
+    metric: str = "val_accuracy"
+    direction: Literal["minimize", "maximize"] = "maximize"
+
+
+class Budget(_Strict):
+    trials: int | None = Field(default=None, ge=1)
+    timeout: float | None = None
+    epochs: int = Field(ge=1)
+    trial_timeout: float | None = None
+
+    @field_validator("timeout", "trial_timeout", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> float | None:
+        return parse_duration(v)
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> Budget:
+        if self.trials is None and self.timeout is None:
+            raise ValueError("give trials, timeout, or both, so the study knows when to stop")
+        return self
+
+
+class SamplerSpec(_Strict):
+    name: str = "tpe"
+    seed: int | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class PrunerSpec(_Strict):
+    name: str = "median"
+    options: dict[str, Any] = Field(default_factory=dict)
+    # Compare a trial only with trials whose schedule shapes are the same (see lrsearch.pruning).
+    by_shape: bool = False
+
+
+class ConfirmSpec(_Strict):
+    top: int = Field(default=3, ge=1)
+    seeds: int = Field(default=3, ge=1)
+
+
+class TaskSpec(_Strict):
+    builtin: str | None = None
+    entrypoint: str | None = None  # "module:function" returning a Task
+    train: str | None = None  # "module:function(ctx)": the user's own training loop
+    options: dict[str, Any] = Field(default_factory=dict)
+    batch_size: int = Field(default=64, ge=1)
+    eval_batch_size: int | None = Field(default=None, ge=1)
+    device: str = "auto"
+    seed: int = 0
+    threads: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TaskSpec:
+        given = [k for k in ("builtin", "entrypoint", "train") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of builtin (a builtin task name), entrypoint ('module:function' returning a "
+                f"Task) or train ('module:function' running your own loop); got {given or 'none'}"
+            )
+        for key in ("entrypoint", "train"):
+            ref = getattr(self, key)
+            if ref and not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", ref):
+                raise ValueError(f"{key} must look like 'package.module:function', got {ref!r}")
+        if not re.match(r"^(auto|cpu|cuda(:\d+)?|mps)$", self.device):
+            raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
+        return self
+
+
+class LayerwiseSpec(_Strict):
+    pattern: str
+    decay: Dim
+
+
+class ScheduleSpec(_Strict):
+    shape: Dim = Field(default_factory=lambda: Dim(value="constant"))
+    params: dict[str, dict[str, Dim]] = Field(default_factory=dict)
+    warmup: Dim = Field(default_factory=lambda: Dim(value=0.0))
+    warmup_start_factor: float = Field(default=0.0, ge=0.0, le=1.0)
+    granularity: Literal["step", "epoch"] = "step"
+    momentum: Literal["auto", "constant", "inverse"] = "auto"
+    momentum_base: Dim = Field(default_factory=lambda: Dim(value=0.85))
+    weight_decay: Literal["constant", "follow_lr", "cosine"] = "constant"
+    weight_decay_end_factor: Dim = Field(default_factory=lambda: Dim(value=1.0))
+    per_group: bool = False
+
+    @field_validator("shape", mode="before")
+    @classmethod
+    def _shape_list(cls, v: Any) -> Any:
+        return {"choices": v} if isinstance(v, list) else v
+
+
+class GroupSpec(_Strict):
+    name: str
+    params: list[str] | None = None
+    rest: bool = False
+    layerwise: LayerwiseSpec | None = None
+    lr: LrDim | None = None
+    momentum: Dim | None = None
+    beta1: Dim | None = None
+    beta2: Dim | None = None
+    weight_decay: Dim = Field(default_factory=lambda: Dim(value=0.0))
+    freeze_epochs: Dim = Field(default_factory=lambda: Dim(value=0))
+    schedule: ScheduleSpec | None = None
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _one_pattern(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError(f"must be a plain identifier (letters, digits, _ and -; no dots), got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _membership(self) -> GroupSpec:
+        given = [k for k, on in (("params", self.params), ("rest", self.rest), ("layerwise", self.layerwise)) if on]
+        if len(given) != 1:
+            raise ValueError(
+                "say which parameters the group holds with exactly one of params (patterns), "
+                f"rest: true (everything else) or layerwise; got {given or 'none'}"
+            )
+        if self.params is not None and not self.params:
+            raise ValueError("params must list at least one pattern")
+        if self.lr is None:
+            raise ValueError("lr is required: a value, a range {low, high, log: true}, or {ratio_of: GROUP, ...}")
+        return self
+
+
+class OptimizerSpec(_Strict):
+    name: Dim = Field(default_factory=lambda: Dim(value="adamw"))
+    options: dict[str, Any] = Field(default_factory=dict)
+    weight_decay_exclude: list[str] = Field(default_factory=list)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name_list(cls, v: Any) -> Any:
+        return {"choices": v} if isinstance(v, list) else v
+
+
+class OptimizerBlock(OptimizerSpec):
+    """One of several named optimizers (``optimizers: {generator: {...}, discriminator: {...}}``)."""
+
+    groups: list[GroupSpec]
+    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
+
+
+class StudySpec(_Strict):
+    name: str
+    description: str = ""
+    storage: str | None = None
+    objective: Objective = Field(default_factory=Objective)
+    budget: Budget
+    sampler: SamplerSpec = Field(default_factory=SamplerSpec)
+    pruner: PrunerSpec = Field(default_factory=PrunerSpec)
+    confirm: ConfirmSpec | None = None
+    task: TaskSpec
+    optimizer: OptimizerSpec | None = None
+    groups: list[GroupSpec] | None = None
+    schedule: ScheduleSpec | None = None
+    optimizers: dict[str, OptimizerBlock] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _study_name(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+    @model_validator(mode="after")
+    def _single_or_many(self) -> StudySpec:
+        if self.optimizers is not None:
+            stray = [k for k in ("optimizer", "groups", "schedule") if getattr(self, k) is not None]
+            if stray:
+                raise ValueError(
+                    f"with optimizers: {{...}} put {', '.join(stray)} inside each named optimizer, not at the top"
+                )
+            if not self.optimizers:
+                raise ValueError("optimizers must name at least one optimizer")
+            for key in self.optimizers:
+                if not _NAME.match(key) or key == "main":
+                    raise ValueError(f"optimizer names must be plain identifiers other than 'main', got {key!r}")
+        elif not self.groups:
+            raise ValueError("groups is required: list at least one parameter group (e.g. {name: all, rest: true, lr: ...})")
+        return self
+
+    def blocks(self) -> list[tuple[str, OptimizerBlock]]:
+        """The optimizers as ``(key, block)``; a single top-level optimizer has the key ``main``."""
+        if self.optimizers is not None:
+            return list(self.optimizers.items())
+        block = OptimizerBlock(
+            **(self.optimizer or OptimizerSpec()).model_dump(),
+            groups=self.groups or [],
+            schedule=self.schedule or ScheduleSpec(),
+        )
+        return [("main", block)]

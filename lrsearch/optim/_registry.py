@@ -1,0 +1,178 @@
+"""The optimizer registry: each torch optimizer lrsearch can build, with the capability flags that decide which
+per-group settings apply (timm's ``has_momentum``/``has_betas``), and the constructor options it accepts."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch.optim import Optimizer
+
+from lrsearch.errors import LrsearchError
+
+# Set on each group by lrsearch, never as an optimizer-wide option.
+GROUP_KEYS = ("lr", "weight_decay", "momentum", "betas")
+
+
+@functools.cache
+def constructor_defaults(cls: type[Optimizer]) -> dict[str, Any]:
+    """The keyword arguments of ``cls.__init__`` with their defaults (``inspect.Parameter.empty`` if none)."""
+    skip = {"self", "params"}
+    return {
+        p.name: p.default
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.name not in skip and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
+
+
+@dataclass(frozen=True)
+class OptimizerInfo:
+    """One registered optimizer.
+
+    Attributes:
+        has_momentum: Groups carry ``momentum`` (SGD, RMSprop); a group's ``None`` means the class default, 0.0.
+        has_betas: Groups carry ``betas`` (Adam family); a group's ``None`` means the class default.
+        decoupled_weight_decay: Weight decay is decoupled from the gradient (AdamW) without any option; see
+            :meth:`uses_decoupled_weight_decay` for optimizers where an option turns it on.
+        default_options: lrsearch's own defaults for constructor options, which the spec's options override.
+    """
+
+    name: str
+    cls: type[Optimizer]
+    description: str
+    has_momentum: bool = False
+    has_betas: bool = False
+    decoupled_weight_decay: bool = False
+    default_options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def options(self) -> frozenset[str]:
+        """The option names a spec may set: the constructor's keywords, less the per-group settings."""
+        return frozenset(constructor_defaults(self.cls)) - set(GROUP_KEYS)
+
+    def option_defaults(self) -> dict[str, Any]:
+        """Every option with the value it gets when the spec does not set it."""
+        defaults = constructor_defaults(self.cls)
+        return {**{k: defaults[k] for k in sorted(self.options)}, **self.default_options}
+
+    def class_default(self, key: str) -> Any:
+        """The constructor's default for ``key`` (``betas`` -> ``(0.9, 0.999)`` for Adam)."""
+        return constructor_defaults(self.cls)[key]
+
+    def uses_decoupled_weight_decay(self, options: Mapping[str, Any]) -> bool:
+        return bool(options.get("decoupled_weight_decay", self.decoupled_weight_decay))
+
+
+_REGISTRY: dict[str, OptimizerInfo] = {}
+
+
+def register_optimizer(info: OptimizerInfo, *, replace: bool = False) -> OptimizerInfo:
+    """Add ``info`` to the registry, after checking its flags against the class's constructor.
+
+    Raises:
+        ValueError: The name is taken (and not ``replace``), or a flag or default option disagrees with the class.
+    """
+    if info.name in _REGISTRY and not replace:
+        raise ValueError(f"optimizer {info.name!r} is already registered")
+    keywords = constructor_defaults(info.cls)
+    for flag, key in (("has_momentum", "momentum"), ("has_betas", "betas")):
+        if getattr(info, flag) != (key in keywords):
+            raise ValueError(
+                f"optimizer {info.name!r}: {flag}={getattr(info, flag)}, but {info.cls.__name__}.__init__ "
+                f"{'takes' if key in keywords else 'has no'} {key!r}"
+            )
+    unknown = set(info.default_options) - info.options
+    if unknown:
+        raise ValueError(f"optimizer {info.name!r}: default_options {sorted(unknown)} are not options")
+    _REGISTRY[info.name] = info
+    return info
+
+
+def optimizer_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_optimizer_info(name: str) -> OptimizerInfo:
+    """The registered optimizer ``name``.
+
+    Raises:
+        LrsearchError: No such optimizer; the message lists the known names.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise LrsearchError(f"unknown optimizer {name!r}; known: {', '.join(optimizer_names())}") from None
+
+
+def validate_options(name: str, options: Mapping[str, Any]) -> list[str]:
+    """Every problem with an optimizer's ``options``, one message each; empty when they are fine."""
+    if name not in _REGISTRY:
+        return [f"unknown optimizer {name!r}; known: {', '.join(optimizer_names())}"]
+    info = _REGISTRY[name]
+    valid = ", ".join(sorted(info.options))
+    problems = []
+    for key, value in options.items():
+        if key in GROUP_KEYS:
+            problems.append(f"{key!r} is set per group (optimizer.groups[].{key}), not in options")
+        elif key not in info.options:
+            problems.append(f"optimizer {name!r} has no option {key!r}; valid options: {valid}")
+        else:
+            problem = _check_type(info.class_default(key), value)
+            if problem:
+                problems.append(f"option {key!r} of optimizer {name!r} {problem}, got {value!r}")
+    return problems
+
+
+def _check_type(default: Any, value: Any) -> str | None:
+    """Compare with the constructor default's type; a ``None`` or missing default accepts anything."""
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "must be true or false"
+    if isinstance(default, (int, float)):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return None if ok else "must be a number"
+    if isinstance(default, tuple):
+        ok = isinstance(value, (list, tuple)) and len(value) == len(default)
+        return None if ok else f"must be a list of {len(default)} values"
+    return None
+
+
+for _info in (
+    OptimizerInfo(
+        "sgd",
+        torch.optim.SGD,
+        "Stochastic gradient descent, with optional (Nesterov) momentum.",
+        has_momentum=True,
+    ),
+    OptimizerInfo(
+        "adam",
+        torch.optim.Adam,
+        "Adam; L2 weight decay unless decoupled_weight_decay is true.",
+        has_betas=True,
+    ),
+    OptimizerInfo(
+        "adamw",
+        torch.optim.AdamW,
+        "Adam with decoupled weight decay (Loshchilov & Hutter).",
+        has_betas=True,
+        decoupled_weight_decay=True,
+    ),
+    OptimizerInfo(
+        "rmsprop", torch.optim.RMSprop, "RMSprop, with optional momentum and centering.", has_momentum=True
+    ),
+    OptimizerInfo(
+        "nadam",
+        torch.optim.NAdam,
+        "Adam with Nesterov momentum; NAdamW with decoupled_weight_decay.",
+        has_betas=True,
+    ),
+    OptimizerInfo("radam", torch.optim.RAdam, "Rectified Adam (variance warmup built in).", has_betas=True),
+    OptimizerInfo("adamax", torch.optim.Adamax, "Adam with the infinity norm.", has_betas=True),
+    OptimizerInfo(
+        "adagrad", torch.optim.Adagrad, "Adagrad: per-coordinate lr from the sum of squared grads."
+    ),
+):
+    register_optimizer(_info)

@@ -1,0 +1,181 @@
+"""The run loop: ask for trials while budget is left, run them here, show progress, summarise."""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import optuna
+import sqlalchemy as sa
+
+from lrsearch.runner._study import StudyHandle
+from lrsearch.runner._trial import Outcome, run_trial
+from lrsearch.storage import tables
+
+_WAIT_S = 2.0
+
+
+@dataclass
+class RunSummary:
+    study: str
+    storage: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    stopped_by: str = "budget"
+    seconds: float = 0.0
+
+    def count(self, state: str) -> int:
+        return sum(1 for o in self.outcomes if o.state == state)
+
+
+def reap_stale(handle: StudyHandle) -> list[int]:
+    """Fail trials whose worker stopped sending heartbeats (the retry callback re-enqueues their config)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        before = {t.number for t in handle.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))}
+        if not before:
+            return []
+        optuna.storages.fail_stale_trials(handle.study)
+    after = {t.number for t in handle.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))}
+    reaped = sorted(before - after)
+    mark_killed(handle, reaped, "the worker stopped sending heartbeats (killed or lost)")
+    return reaped
+
+
+def mark_killed(handle: StudyHandle, numbers: list[int], message: str) -> None:
+    if not numbers:
+        return
+    t = tables.trials
+    with handle.store.engine.begin() as conn:
+        conn.execute(
+            t.update()
+            .where(t.c.study_name == handle.name, t.c.trial_number.in_(numbers), t.c.fail_reason.is_(None))
+            .values(fail_reason="killed", error=message)
+        )
+
+
+def next_trial(handle: StudyHandle, total: int | None) -> optuna.Trial | None | str:
+    """A new trial if the budget allows; ``"wait"`` while others are running the last trials; None when done."""
+    with handle.budget_lock():
+        counts = handle.counts()
+        finished = counts["COMPLETE"] + counts["PRUNED"]
+        if total is not None and finished >= total:
+            return None
+        if total is not None and finished + counts["RUNNING"] >= total:
+            return "wait"
+        return handle.study.ask()
+
+
+class Progress:
+    """A one-line live status: done/pruned/failed, best so far, ETA."""
+
+    def __init__(self, handle: StudyHandle, total: int | None, timeout: float | None, stream: TextIO | None) -> None:
+        self.handle, self.total, self.timeout = handle, total, timeout
+        self.stream = stream
+        self.tty = bool(stream and stream.isatty())
+        self.started = time.monotonic()
+        self.last_line = 0.0
+        self.done_at_start = self._finished()
+
+    def _finished(self) -> int:
+        c = self.handle.counts()
+        return c["COMPLETE"] + c["PRUNED"]
+
+    def update(self, outcome: Outcome | None = None, force: bool = False) -> None:
+        if self.stream is None:
+            return
+        c = self.handle.counts()
+        finished = c["COMPLETE"] + c["PRUNED"]
+        try:
+            best = f"{self.handle.study.best_value:.4g}"
+        except ValueError:
+            best = "-"
+        elapsed = time.monotonic() - self.started
+        done_here = finished - self.done_at_start
+        eta = ""
+        if self.total and done_here > 0 and finished < self.total:
+            eta = f" eta {_fmt_s(elapsed / done_here * (self.total - finished))}"
+        of = f"/{self.total}" if self.total else ""
+        line = (f"[{self.handle.name}] {finished}{of} finished ({c['COMPLETE']} complete, {c['PRUNED']} pruned), "
+                f"{c['FAIL']} failed, best {self.handle.spec.objective.metric}={best}, {_fmt_s(elapsed)}{eta}")
+        if outcome is not None and outcome.state == "FAIL":
+            line += f"  (trial {outcome.number} failed: {outcome.reason})"
+        if self.tty:
+            self.stream.write("\r\033[K" + line)
+            self.stream.flush()
+        elif force or time.monotonic() - self.last_line > 5 or (outcome is not None and outcome.state == "FAIL"):
+            self.stream.write(line + "\n")
+            self.stream.flush()
+            self.last_line = time.monotonic()
+
+    def close(self) -> None:
+        if self.stream is not None and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _fmt_s(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float | None = None,
+             progress: TextIO | None = sys.stderr, device: str | None = None,
+             on_outcome: Callable[[Outcome], Any] | None = None) -> RunSummary:
+    """Run trials in this process until the study's total budget (or this run's timeout) is reached."""
+    spec = handle.spec
+    total = trials if trials is not None else spec.budget.trials
+    timeout = timeout if timeout is not None else spec.budget.timeout
+    summary = RunSummary(study=handle.name, storage=handle.url)
+    started = time.monotonic()
+    reap_stale(handle)
+    bar = Progress(handle, total, timeout, progress)
+    bar.update(force=True)
+    max_failures = max(10, total or 10)
+    try:
+        while True:
+            if timeout is not None and time.monotonic() - started >= timeout:
+                summary.stopped_by = "timeout"
+                break
+            if summary.count("FAIL") >= max_failures:
+                summary.stopped_by = "failures"
+                break
+            trial = next_trial(handle, total)
+            if trial is None:
+                break
+            if trial == "wait":
+                reap_stale(handle)
+                time.sleep(_WAIT_S)
+                continue
+            assert isinstance(trial, optuna.Trial)
+            from optuna.storages._heartbeat import get_heartbeat_thread
+
+            with get_heartbeat_thread(trial._trial_id, handle.study._storage):
+                outcome = run_trial(handle, trial, device=device)
+            summary.outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+            bar.update(outcome)
+    except KeyboardInterrupt:
+        summary.stopped_by = "interrupted"
+    finally:
+        bar.update(force=True)
+        bar.close()
+        summary.seconds = time.monotonic() - started
+    return summary
+
+
+def finished_trial_numbers(handle: StudyHandle) -> list[int]:
+    with handle.store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT number FROM trials WHERE study_id = :sid AND state IN ('COMPLETE', 'PRUNED') ORDER BY number"),
+            {"sid": handle.study._study_id},
+        ).all()
+    return [r[0] for r in rows]

@@ -1,0 +1,141 @@
+"""Opening a study: pre-flight checks, create or resume, the stored spec, budget bookkeeping."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import sqlalchemy as sa
+
+from lrsearch import __version__
+from lrsearch.config import StudySpec, build_pruner, build_sampler, spec_hash
+from lrsearch.errors import SpecError, StorageError
+from lrsearch.space import SearchSpace
+from lrsearch.storage import Store, check_storage, optuna_storage, redact, sqlite_path
+
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+
+@dataclass
+class StudyHandle:
+    """An open study: the Optuna study, lrsearch's store, the spec and its search space."""
+
+    spec: StudySpec
+    study: optuna.Study
+    store: Store
+    space: SearchSpace
+    url: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def counts(self) -> dict[str, int]:
+        """Trials per state, counted in SQL (cheap at thousands of trials)."""
+        engine = self.store.engine
+        study_id = self.study._study_id
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT state, COUNT(*) FROM trials WHERE study_id = :sid GROUP BY state"), {"sid": study_id}
+            ).all()
+        counts = {s.name: 0 for s in optuna.trial.TrialState}
+        for state, n in rows:
+            counts[str(state).split(".")[-1]] = int(n)
+        return counts
+
+    @contextlib.contextmanager
+    def budget_lock(self) -> Iterator[None]:
+        """A lock across processes and machines around "is there budget left? then ask for a trial"."""
+        path = sqlite_path(self.url)
+        if path is not None:
+            with open(f"{path}.lock", "a") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+            return
+        if self.store.engine.dialect.name == "postgresql":
+            key = int.from_bytes(self.name.encode()[:8].ljust(8, b"\0"), "big") & 0x7FFFFFFFFFFFFFFF
+            with self.store.engine.connect() as conn:
+                conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                try:
+                    yield
+                finally:
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+            return
+        yield
+
+
+def describe_change(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    ignore = {"budget", "storage", "description", "confirm"}
+    keys = sorted((set(old) | set(new)) - ignore)
+    return [k for k in keys if old.get(k) != new.get(k)]
+
+
+def open_study(spec: StudySpec, url: str | None = None, *, create: bool = True, source: str | None = None) -> StudyHandle:
+    """Create the study or resume it. Refuses, without writing anything, a changed search space."""
+    url = url or spec.storage
+    assert url is not None
+    check_storage(url, create=create)
+    store = Store(url)
+    new_spec = spec.model_dump(mode="json")
+    new_hash = spec_hash(spec)
+    saved = store.saved_spec(spec.name)
+    if saved is not None and saved["spec_hash"] != new_hash:
+        changed = describe_change(saved["spec"], new_spec) or ["budget.epochs"]
+        raise SpecError(
+            [("", f"study {spec.name!r} in {redact(url)} was created with a different search space "
+                  f"(changed: {', '.join(changed)}). Resuming would mix incomparable trials: give the study a new "
+                  "name, or restore the original settings.")],
+            source,
+        )
+    storage = optuna_storage(url)
+    store.ensure_schema()
+    space = SearchSpace(spec)
+    sampler = build_sampler(spec.sampler.name, spec.sampler.seed, spec.sampler.options, conditional=space.is_conditional())
+    pruner = build_pruner(spec.pruner.name, spec.pruner.options, spec.budget.epochs)
+    if spec.pruner.by_shape:
+        from lrsearch.pruning import ShapeAwarePruner
+
+        pruner = ShapeAwarePruner(pruner, space)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        try:
+            study = optuna.create_study(
+                study_name=spec.name, storage=storage, sampler=sampler, pruner=pruner,
+                direction=spec.objective.direction, load_if_exists=True,
+            )
+        except ValueError as exc:
+            raise StorageError(f"cannot open study {spec.name!r}: {exc}") from None
+    if study.direction.name.lower() != spec.objective.direction:
+        raise SpecError([("objective.direction", f"study {spec.name!r} exists with direction "
+                          f"{study.direction.name.lower()}; a study's direction cannot change")], source)
+    if saved is None or saved["spec"] != new_spec:
+        store.save_spec(spec.name, new_spec, new_hash, source, __version__)
+    return StudyHandle(spec=spec, study=study, store=store, space=space, url=url)
+
+
+def load_stored_spec(url: str, study_name: str) -> StudySpec:
+    """The spec a study was created with, read from its database (workers need no YAML file)."""
+    store = Store(url)
+    saved = store.saved_spec(study_name)
+    if saved is None:
+        known = store.study_names()
+        hint = f"; studies here: {', '.join(known)}" if known else "; no lrsearch studies are stored there"
+        raise StorageError(f"no lrsearch study {study_name!r} in {redact(url)}{hint}")
+    spec = StudySpec.model_validate(saved["spec"])
+    spec.storage = url
+    return spec
+
+
+def default_log_dir(url: str) -> Path:
+    path = sqlite_path(url)
+    return (path.parent if path is not None else Path.cwd()) / "lrsearch-logs"

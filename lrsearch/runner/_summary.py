@@ -1,0 +1,69 @@
+"""Human-readable summaries of trial configs and of a finished run."""
+
+from __future__ import annotations
+
+import optuna
+
+from lrsearch.runner._run import RunSummary
+from lrsearch.runner._study import StudyHandle
+from lrsearch.space import TrialConfig
+from lrsearch.storage import redact
+
+
+def describe_config(config: TrialConfig) -> list[str]:
+    """One line per group: optimizer, lr, momentum/betas, weight decay, freezing and schedule."""
+    lines = []
+    for opt in config.optimizers:
+        prefix = "" if opt.key == "main" else f"{opt.key}: "
+        lines.append(f"{prefix}optimizer {opt.name}" + (f" {opt.options}" if opt.options else ""))
+        for g in opt.groups:
+            parts = [f"lr {g.lr:.3g}"]
+            if g.layer_decay is not None:
+                parts.append(f"layer decay {g.layer_decay:.3g}")
+            if g.momentum is not None:
+                parts.append(f"momentum {g.momentum:.3g}")
+            if g.betas is not None:
+                parts.append(f"betas ({g.betas[0]:.3g}, {g.betas[1]:.3g})")
+            parts.append(f"weight decay {g.weight_decay:.3g}")
+            if g.freeze_epochs:
+                parts.append(f"frozen {g.freeze_epochs} epoch(s)")
+            s = g.schedule
+            shape = s.shape + ("(" + ", ".join(f"{k}={_fmt(v)}" for k, v in s.params.items()) + ")" if s.params else "")
+            if s.warmup:
+                shape += f" after {s.warmup:.0%} warmup"
+            if s.momentum == "inverse" and (g.momentum is not None or g.betas is not None):
+                shape += f", momentum cycled down to {s.momentum_base:.3g}"
+            parts.append(f"schedule {shape}")
+            lines.append(f"  {g.name:<12} " + ", ".join(parts))
+    return lines
+
+
+def _fmt(v: object) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def describe_run(handle: StudyHandle, summary: RunSummary) -> str:
+    counts = handle.counts()
+    here = (f"this run: {summary.count('COMPLETE')} complete, {summary.count('PRUNED')} pruned, "
+            f"{summary.count('FAIL')} failed in {summary.seconds:.1f}s")
+    lines = [
+        f"study {handle.name!r} in {redact(handle.url)}",
+        f"  {here}" + ("" if summary.stopped_by == "budget" else f" (stopped: {summary.stopped_by})"),
+        f"  in total: {counts['COMPLETE']} complete, {counts['PRUNED']} pruned, {counts['FAIL']} failed",
+    ]
+    try:
+        best = handle.study.best_trial
+    except ValueError:
+        lines.append("  no trial has completed yet")
+        return "\n".join(lines)
+    lines.append(f"best trial #{best.number}: {handle.spec.objective.metric} = {best.value:.4f}")
+    config = handle.space.config_from_params(best.params, trial_number=best.number)
+    lines += describe_config(config)
+    return "\n".join(lines)
+
+
+def best_trial(handle: StudyHandle) -> optuna.trial.FrozenTrial | None:
+    try:
+        return handle.study.best_trial
+    except ValueError:
+        return None

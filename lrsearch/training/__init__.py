@@ -1,0 +1,9 @@
+"""The managed training loop and the TrialContext for users' own loops."""
+
+from lrsearch.training._context import NullRecorder, Recorder, TrainFunction, TrialContext, TrialFailed
+from lrsearch.training._loop import evaluate, managed_train, resolve_device, seed_everything
+
+__all__ = [
+    "NullRecorder", "Recorder", "TrainFunction", "TrialContext", "TrialFailed", "evaluate", "managed_train",
+    "resolve_device", "seed_everything",
+]
