@@ -90,10 +90,7 @@ def build_sampler(name: str, seed: int | None, options: dict[str, Any], *, condi
         # sampling for every inactive-sometimes parameter; grouping keeps the joint model per sub-space.
         kwargs.setdefault("multivariate", True)
         kwargs.setdefault("group", True)
-        kwargs.setdefault("warn_independent_sampling", False)
-    if name == "cmaes":
-        kwargs.setdefault("warn_independent_sampling", False)
-    if name in ("qmc",):
+    if name in ("cmaes", "qmc", "gp"):
         kwargs.setdefault("warn_independent_sampling", False)
     if seed is not None:
         kwargs["seed"] = seed
@@ -101,6 +98,7 @@ def build_sampler(name: str, seed: int | None, options: dict[str, Any], *, condi
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.simplefilter("ignore", FutureWarning)
         return SAMPLERS[name].factory(**kwargs)
 
 

@@ -147,7 +147,10 @@ def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float |
             if summary.count("FAIL") >= max_failures:
                 summary.stopped_by = "failures"
                 break
-            trial = next_trial(handle, total)
+            with warnings.catch_warnings():
+                # Optuna warns that its heartbeat is meant for optimize(); lrsearch runs the heartbeat itself.
+                warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                trial = next_trial(handle, total)
             if trial is None:
                 break
             if trial == "wait":

@@ -99,14 +99,29 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def cpu_threads(spec_threads: int | None, workers: int = 1) -> int:
+    """Threads per trial on CPU: the spec's ``task.threads``, else this machine's cores split between workers."""
+    return spec_threads or max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def apply_threads(dev: torch.device, threads: int) -> str:
+    """Fix the thread count (results move with it) and describe the device for the trial record."""
+    if dev.type == "cpu":
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        return f"cpu/{threads}t"
+    return str(dev)
+
+
 def run_trial(handle: StudyHandle, trial: optuna.Trial, *, device: str | None = None, worker: str | None = None,
-              log_path: str | None = None) -> Outcome:
+              log_path: str | None = None, threads: int | None = None) -> Outcome:
     """Sample ``trial``'s config, train it, and tell Optuna how it ended. Never raises for a failing trial."""
     study, store = handle.study, handle.store
     dev = resolve_device(device or handle.spec.task.device)
+    described = apply_threads(dev, threads or cpu_threads(handle.spec.task.threads))
     config = handle.space.sample(trial)
     store.start_trial(handle.name, trial.number, config=config.to_dict(), seed=config.seed,
-                      worker=worker or worker_name(), device=str(dev), log_path=log_path)
+                      worker=worker or worker_name(), device=described, log_path=log_path)
     recorder = StorageRecorder(handle, trial)
     ctx = make_context(handle, config, recorder, device=dev, number=trial.number)
     try:

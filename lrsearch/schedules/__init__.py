@@ -1,12 +1,13 @@
-"""Schedule shapes: a registry of pure lr multipliers, their composition with warmup, momentum and weight-decay
-policies, and the torch scheduler that applies them per param group.
+"""Schedule shapes: a registry of pure lr multipliers, their composition with warmup, momentum and
+weight-decay policies, and the torch scheduler that applies them per param group.
 
 Importing this package registers the built-in shapes.
 """
 
 from __future__ import annotations
 
-from lrsearch.schedules import _decay, _hold, _restarts_and_cycles  # noqa: F401  (registration order = import order)
+# Imported for their registrations; the import order is the order shapes are listed in.
+from lrsearch.schedules import _decay, _hold, _restarts_and_cycles  # noqa: F401
 from lrsearch.schedules._apply import GroupScheduler
 from lrsearch.schedules._base import (
     PARAM_KINDS,

@@ -22,12 +22,26 @@ class _Group:
     """Constants for one param group, precomputed so that a step only multiplies and stores."""
 
     __slots__ = (
-        "param_group", "plan", "lr", "momentum_key", "high", "span", "beta2", "weight_decay", "momentum_moves",
+        "param_group",
+        "plan",
+        "lr",
+        "momentum_key",
+        "high",
+        "span",
+        "beta2",
+        "weight_decay",
+        "momentum_moves",
         "weight_decay_key",
     )
 
-    def __init__(self, param_group: dict[str, Any], plan: int, base: Mapping[str, Any], schedule: ScheduleConfig,
-                 index: int) -> None:
+    def __init__(
+        self,
+        param_group: dict[str, Any],
+        plan: int,
+        base: Mapping[str, Any],
+        schedule: ScheduleConfig,
+        index: int,
+    ) -> None:
         self.param_group = param_group
         self.plan = plan
         if "lr" not in base:
@@ -41,11 +55,13 @@ class _Group:
             self.momentum_key, self.high = "betas", float(beta1)
         elif "momentum" in param_group:
             self.momentum_key = "momentum"
-            self.high = float(base["momentum"] if base.get("momentum") is not None else param_group["momentum"])
+            self.high = float(
+                base["momentum"] if base.get("momentum") is not None else param_group["momentum"]
+            )
         elif schedule.momentum != "constant":
             raise ScheduleError(
-                f"param group {index}: schedule momentum {schedule.momentum!r} needs an optimizer with momentum "
-                "or betas; this one has neither"
+                f"param group {index}: schedule momentum {schedule.momentum!r} needs an optimizer with "
+                "momentum or betas; this one has neither"
             )
         self.momentum_moves = schedule.momentum != "constant" and self.momentum_key is not None
         self.span = self.high - schedule.momentum_base if self.momentum_moves else 0.0
@@ -53,16 +69,19 @@ class _Group:
         self.weight_decay = float(wd if wd is not None else param_group.get("weight_decay", 0.0))
         # None: the optimizer has no weight decay; "" : constant, written once at construction.
         has_wd = "weight_decay" in param_group
-        self.weight_decay_key = ("weight_decay" if schedule.weight_decay != "constant" else "") if has_wd else None
+        self.weight_decay_key = (
+            ("weight_decay" if schedule.weight_decay != "constant" else "") if has_wd else None
+        )
 
 
 class GroupScheduler:
     """Per-group schedules for one optimizer, stepped once per batch after ``optimizer.step()``.
 
-    ``schedules[i]`` and ``base_values[i]`` belong to ``optimizer.param_groups[i]``. ``base_values[i]`` holds the
-    group's configured ``lr`` (the schedule's peak) and optionally ``momentum`` or ``betas`` and
-    ``weight_decay``; missing ones are read from the group at construction. Construction writes step 0's values
-    into the groups, as torch schedulers do; each :meth:`step` advances one batch and writes the next values.
+    ``schedules[i]`` and ``base_values[i]`` belong to ``optimizer.param_groups[i]``. ``base_values[i]`` holds
+    the group's configured ``lr`` (the schedule's peak) and optionally ``momentum`` or ``betas`` and
+    ``weight_decay``; missing ones are read from the group at construction. Construction writes step 0's
+    values into the groups, as torch schedulers do; each :meth:`step` advances one batch and writes the next
+    values. Past the end of the run values hold (torch's OneCycleLR raises instead).
     """
 
     def __init__(
@@ -86,7 +105,9 @@ class GroupScheduler:
         self._plans: list[CompiledSchedule] = []
         plan_index: dict[str, int] = {}
         self._groups: list[_Group] = []
-        for i, (group, schedule, base) in enumerate(zip(optimizer.param_groups, schedules, base_values, strict=True)):
+        for i, (group, schedule, base) in enumerate(
+            zip(optimizer.param_groups, schedules, base_values, strict=True)
+        ):
             key = repr(schedule)
             if key not in plan_index:
                 plan_index[key] = len(self._plans)

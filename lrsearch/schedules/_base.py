@@ -1,15 +1,15 @@
 """The schedule-shape abstraction and its registry.
 
-A :class:`Shape` is a named, pure multiplier ``factor(step, total, **params) -> float``: the lr at ``step`` (0-based,
-``0 <= step <= total``) of a run of ``total`` steps is ``group_lr * factor``. The group's configured lr is the
-peak (the max lr for ``onecycle`` and ``cyclic``), so factors stay in ``[0, 1]``.
+A :class:`Shape` is a named, pure multiplier ``factor(step, total, **params) -> float``: the lr at ``step``
+(0-based, ``0 <= step <= total``) of a run of ``total`` steps is ``group_lr * factor``. The group's configured
+lr is the peak (the max lr for ``onecycle`` and ``cyclic``), so factors stay in ``[0, 1]``.
 
 Factor functions are self-contained module-level functions that use only :mod:`math` and their own arguments:
 :func:`factor_source` hands their source to the code that emits plain-PyTorch snippets for users.
 
-Durations are fractions of the run, so that a sampled config means the same thing whatever the number of epochs.
-Unless a shape documents otherwise, a fraction ``frac`` becomes ``max(1, round(frac * total))`` steps (Python's
-``round``, half to even); ``total`` is the span the shape runs over (the run minus any warmup).
+Durations are fractions of the run, so that a sampled config means the same thing whatever the number of
+epochs. Unless a shape documents otherwise, a fraction ``frac`` becomes ``max(1, round(frac * total))`` steps
+(Python's ``round``, half to even); ``total`` is the span the shape runs over (the run minus any warmup).
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ class UnknownShapeError(ScheduleError, KeyError):
 class ShapeParam:
     """One parameter of a shape: its type, default, suggested search range and validity bounds.
 
-    ``low``/``high``/``log`` (numbers) or ``choices`` (categorical) are the *suggested* search space; ``min``/
-    ``max`` (with ``min_open``/``max_open`` for exclusive bounds) are what is *valid*. ``optional`` means None is
-    accepted (its meaning is in the description). ``fraction`` marks a duration given as a fraction of the run.
-    A ``float_list`` (multistep milestones) has no suggested range: it is given as a fixed value.
+    ``low``/``high``/``log`` (numbers) or ``choices`` (categorical) are the *suggested* search space;
+    ``min``/``max`` (with ``min_open``/``max_open`` for exclusive bounds) are what is *valid*. ``optional``
+    means None is accepted (its meaning is in the description). ``fraction`` marks a duration given as a
+    fraction of the run. A ``float_list`` (multistep milestones) has no suggested range: it is a fixed value.
     """
 
     kind: str
@@ -185,7 +185,7 @@ _REGISTRY: dict[str, Shape] = {}
 
 
 def register(shape: Shape) -> Shape:
-    """Add ``shape`` to the registry; its factor's keyword parameters must match ``shape.params`` and defaults."""
+    """Add ``shape`` to the registry; its functions' keyword parameters must match ``shape.params``."""
     if shape.name in _REGISTRY:
         raise ValueError(f"a schedule shape named {shape.name!r} is already registered")
     for fn in (shape.factor, shape.momentum_fraction):
@@ -207,9 +207,7 @@ def get_shape(name: str) -> Shape:
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
-        raise UnknownShapeError(
-            f"unknown schedule shape {name!r}; known: {', '.join(_REGISTRY)}"
-        ) from None
+        raise UnknownShapeError(f"unknown schedule shape {name!r}; known: {', '.join(_REGISTRY)}") from None
 
 
 def shape_names() -> list[str]:
@@ -244,7 +242,8 @@ def validate_params(shape_name: str, params: Mapping[str, Any]) -> list[tuple[st
 def factor_source(shape_name: str) -> str:
     """Source of the shape's factor function (and of its momentum-fraction function, if it has one).
 
-    The result runs on its own after ``import math``.
+    The result runs on its own after ``import math``. Shapes without a momentum-fraction function derive it as
+    ``min(1, max(0, factor))``.
     """
     shape = get_shape(shape_name)
     sources = [inspect.getsource(shape.factor)]

@@ -85,73 +85,152 @@ def inverse_sqrt_factor(step: int, total: int, timescale: float = 0.1) -> float:
 
 
 _GAMMA = ShapeParam(
-    "float", 0.1, "multiplier applied at each decay", low=0.05, high=0.5, log=True, min=0.0, max=1.0, min_open=True
+    "float",
+    0.1,
+    "multiplier applied at each decay",
+    low=0.05,
+    high=0.5,
+    log=True,
+    min=0.0,
+    max=1.0,
+    min_open=True,
 )
 
 
 def _duration(default: float, what: str) -> ShapeParam:
     return ShapeParam(
-        "float", default, f"{what}, as a fraction of the run", low=0.1, high=1.0, min=0.0, max=1.0,
-        min_open=True, fraction=True,
+        "float",
+        default,
+        f"{what}, as a fraction of the run",
+        low=0.1,
+        high=1.0,
+        min=0.0,
+        max=1.0,
+        min_open=True,
+        fraction=True,
     )
 
 
 register(Shape("constant", "constant lr (use warmup for constant-with-warmup)", constant_factor))
-register(Shape(
-    "step", "multiply by gamma every step_size of the run", step_factor,
-    params={"step_size": _duration(0.3, "period between decays"), "gamma": _GAMMA},
-    torch_equivalent="StepLR",
-))
-register(Shape(
-    "multistep", "multiply by gamma at each milestone", multistep_factor,
-    params={
-        "milestones": ShapeParam(
-            "float_list", (0.5, 0.75), "increasing fractions of the run at which to decay (fixed, not searched)",
-            min=0.0, max=1.0, min_open=True, fraction=True,
-        ),
-        "gamma": _GAMMA,
-    },
-    torch_equivalent="MultiStepLR",
-))
-register(Shape(
-    "exponential", "exponential decay reaching end_factor at the end of the run", exponential_factor,
-    params={"end_factor": ShapeParam(
-        "float", 0.01, "factor reached at the end; per-step gamma = end_factor ** (1 / total)",
-        low=1e-3, high=0.5, log=True, min=0.0, max=1.0, min_open=True,
-    )},
-    torch_equivalent="ExponentialLR",
-))
-register(Shape(
-    "linear", "linear from start_factor to end_factor over duration, then held", linear_factor,
-    params={
-        "start_factor": ShapeParam("float", 1.0, "factor at the start", low=0.1, high=1.0, min=0.0, max=1.0),
-        "end_factor": ShapeParam("float", 0.0, "factor at the end", low=0.0, high=0.5, min=0.0, max=1.0),
-        "duration": _duration(1.0, "length of the ramp"),
-    },
-    torch_equivalent="LinearLR",
-))
-register(Shape(
-    "polynomial", "(1 - t)^power decay from 1 to end_factor over duration, then held", polynomial_factor,
-    params={
-        "power": ShapeParam("float", 1.0, "exponent of the decay", low=0.5, high=3.0, min=0.0, min_open=True),
-        "end_factor": ShapeParam("float", 0.0, "factor at the end (relative)", low=0.0, high=0.1, min=0.0, max=1.0),
-        "duration": _duration(1.0, "length of the decay"),
-    },
-    torch_equivalent="PolynomialLR",
-))
-register(Shape(
-    "cosine", "half cosine from 1 to min_ratio over the run", cosine_factor,
-    params={"min_ratio": ShapeParam(
-        "float", 0.0, "floor, relative to the group's lr", low=0.0, high=0.1, min=0.0, max=1.0,
-    )},
-    torch_equivalent="CosineAnnealingLR",
-))
-register(Shape(
-    "inverse_sqrt", "1 / sqrt(1 + t / timescale) (transformer-style decay; combine with warmup)",
-    inverse_sqrt_factor,
-    params={"timescale": ShapeParam(
-        "float", 0.1, "decay timescale, as a fraction of the run", low=0.01, high=1.0, log=True, min=0.0,
-        min_open=True, fraction=True,
-    )},
-    torch_equivalent="HF get_inverse_sqrt_schedule",
-))
+register(
+    Shape(
+        "step",
+        "multiply by gamma every step_size of the run",
+        step_factor,
+        params={"step_size": _duration(0.3, "period between decays"), "gamma": _GAMMA},
+        torch_equivalent="StepLR",
+    )
+)
+register(
+    Shape(
+        "multistep",
+        "multiply by gamma at each milestone",
+        multistep_factor,
+        params={
+            "milestones": ShapeParam(
+                "float_list",
+                (0.5, 0.75),
+                "increasing fractions of the run at which to decay (fixed, not searched)",
+                min=0.0,
+                max=1.0,
+                min_open=True,
+                fraction=True,
+            ),
+            "gamma": _GAMMA,
+        },
+        torch_equivalent="MultiStepLR",
+    )
+)
+register(
+    Shape(
+        "exponential",
+        "exponential decay reaching end_factor at the end of the run",
+        exponential_factor,
+        params={
+            "end_factor": ShapeParam(
+                "float",
+                0.01,
+                "factor reached at the end; per-step gamma = end_factor ** (1 / total)",
+                low=1e-3,
+                high=0.5,
+                log=True,
+                min=0.0,
+                max=1.0,
+                min_open=True,
+            )
+        },
+        torch_equivalent="ExponentialLR",
+    )
+)
+register(
+    Shape(
+        "linear",
+        "linear from start_factor to end_factor over duration, then held",
+        linear_factor,
+        params={
+            "start_factor": ShapeParam(
+                "float", 1.0, "factor at the start", low=0.1, high=1.0, min=0.0, max=1.0
+            ),
+            "end_factor": ShapeParam("float", 0.0, "factor at the end", low=0.0, high=0.5, min=0.0, max=1.0),
+            "duration": _duration(1.0, "length of the ramp"),
+        },
+        torch_equivalent="LinearLR",
+    )
+)
+register(
+    Shape(
+        "polynomial",
+        "(1 - t)^power decay from 1 to end_factor over duration, then held",
+        polynomial_factor,
+        params={
+            "power": ShapeParam(
+                "float", 1.0, "exponent of the decay", low=0.5, high=3.0, min=0.0, min_open=True
+            ),
+            "end_factor": ShapeParam(
+                "float", 0.0, "factor at the end (relative)", low=0.0, high=0.1, min=0.0, max=1.0
+            ),
+            "duration": _duration(1.0, "length of the decay"),
+        },
+        torch_equivalent="PolynomialLR",
+    )
+)
+register(
+    Shape(
+        "cosine",
+        "half cosine from 1 to min_ratio over the run",
+        cosine_factor,
+        params={
+            "min_ratio": ShapeParam(
+                "float",
+                0.0,
+                "floor, relative to the group's lr",
+                low=0.0,
+                high=0.1,
+                min=0.0,
+                max=1.0,
+            )
+        },
+        torch_equivalent="CosineAnnealingLR",
+    )
+)
+register(
+    Shape(
+        "inverse_sqrt",
+        "1 / sqrt(1 + t / timescale) (transformer-style decay; combine with warmup)",
+        inverse_sqrt_factor,
+        params={
+            "timescale": ShapeParam(
+                "float",
+                0.1,
+                "decay timescale, as a fraction of the run",
+                low=0.01,
+                high=1.0,
+                log=True,
+                min=0.0,
+                min_open=True,
+                fraction=True,
+            )
+        },
+        torch_equivalent="HF get_inverse_sqrt_schedule",
+    )
+)

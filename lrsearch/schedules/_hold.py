@@ -47,26 +47,54 @@ def flat_cos_factor(step: int, total: int, pct_start: float = 0.75, div_final: f
     return 1.0 + (1.0 + math.cos(math.pi * (1.0 - p))) * (end - 1.0) / 2.0
 
 
-register(Shape(
-    "wsd", "warmup-stable-decay: hold the lr, then decay over the last decay_fraction of the run", wsd_factor,
-    params={
-        "decay_fraction": ShapeParam(
-            "float", 0.2, "decay (cooldown) part, as a fraction of the run", low=0.05, high=0.5, min=0.0,
-            max=1.0, min_open=True, fraction=True,
-        ),
-        "decay_type": ShapeParam("categorical", "1-sqrt", "decay curve", choices=("linear", "cosine", "1-sqrt")),
-        "min_ratio": ShapeParam("float", 0.0, "floor, relative to the group's lr", low=0.0, high=0.1, min=0.0, max=1.0),
-    },
-    torch_equivalent="HF get_wsd_schedule",
-))
-register(Shape(
-    "flat_cos", "flat, then a half cosine to lr / div_final (fastai fit_flat_cos)", flat_cos_factor,
-    params={
-        "pct_start": ShapeParam(
-            "float", 0.75, "flat part, as a fraction of the run", low=0.3, high=0.9, min=0.0, max=1.0,
-            max_open=True, fraction=True,
-        ),
-        "div_final": ShapeParam("float", 1e5, "final lr = lr / div_final", low=10.0, high=1e5, log=True, min=1.0),
-    },
-    torch_equivalent="fastai fit_flat_cos",
-))
+register(
+    Shape(
+        "wsd",
+        "warmup-stable-decay: hold the lr, then decay over the last decay_fraction of the run",
+        wsd_factor,
+        params={
+            "decay_fraction": ShapeParam(
+                "float",
+                0.2,
+                "decay (cooldown) part, as a fraction of the run",
+                low=0.05,
+                high=0.5,
+                min=0.0,
+                max=1.0,
+                min_open=True,
+                fraction=True,
+            ),
+            "decay_type": ShapeParam(
+                "categorical", "1-sqrt", "decay curve", choices=("linear", "cosine", "1-sqrt")
+            ),
+            "min_ratio": ShapeParam(
+                "float", 0.0, "floor, relative to the group's lr", low=0.0, high=0.1, min=0.0, max=1.0
+            ),
+        },
+        torch_equivalent="HF get_wsd_schedule",
+    )
+)
+register(
+    Shape(
+        "flat_cos",
+        "flat, then a half cosine to lr / div_final (fastai fit_flat_cos)",
+        flat_cos_factor,
+        params={
+            "pct_start": ShapeParam(
+                "float",
+                0.75,
+                "flat part, as a fraction of the run",
+                low=0.3,
+                high=0.9,
+                min=0.0,
+                max=1.0,
+                max_open=True,
+                fraction=True,
+            ),
+            "div_final": ShapeParam(
+                "float", 1e5, "final lr = lr / div_final", low=10.0, high=1e5, log=True, min=1.0
+            ),
+        },
+        torch_equivalent="fastai fit_flat_cos",
+    )
+)

@@ -26,7 +26,7 @@ def _search_text(param: ShapeParam) -> str:
 
 
 def describe_shapes() -> str:
-    """Every registered shape with its parameters: kind, default, suggested search range, validity, meaning."""
+    """Every registered shape with its parameters: kind, default, suggested range, validity, meaning."""
     lines = ["Schedule shapes (the group's lr is the peak; durations are fractions of the run):", ""]
     header = ("parameter", "kind", "default", "search", "valid")
     for shape in all_shapes():
@@ -38,7 +38,13 @@ def describe_shapes() -> str:
             lines += ["    (no parameters)", ""]
             continue
         rows = [header] + [
-            (name, p.kind, _fmt(p.default), _search_text(p), p.bounds_text() + (" or none" if p.optional else ""))
+            (
+                name,
+                p.kind,
+                _fmt(p.default),
+                _search_text(p),
+                p.bounds_text() + (" or none" if p.optional else ""),
+            )
             for name, p in shape.params.items()
         ]
         widths = [max(len(row[col]) for row in rows) for col in range(len(header))]

@@ -14,7 +14,12 @@ from lrsearch.schedules._base import Shape, ShapeParam, register
 
 
 def cosine_restarts_factor(
-    step: int, total: int, T_0: float = 0.25, T_mult: int = 1, min_ratio: float = 0.0, cycle_decay: float = 1.0
+    step: int,
+    total: int,
+    T_0: float = 0.25,
+    T_mult: int = 1,
+    min_ratio: float = 0.0,
+    cycle_decay: float = 1.0,
 ) -> float:
     """torch CosineAnnealingWarmRestarts (SGDR), with eta_min = lr * min_ratio.
 
@@ -108,8 +113,11 @@ def onecycle_factor(
     initial = 1.0 / div_factor
     minimum = initial / final_div_factor
     if three_phase:
-        phases = ((pct_start * total - 1, initial, 1.0), (2 * pct_start * total - 2, 1.0, initial),
-                  (total - 1, initial, minimum))
+        phases = (
+            (pct_start * total - 1, initial, 1.0),
+            (2 * pct_start * total - 2, 1.0, initial),
+            (total - 1, initial, minimum),
+        )
     else:
         phases = ((pct_start * total - 1, initial, 1.0), (total - 1, 1.0, minimum))
     # The phase holding `step`; the last phase also takes the steps past its end (where torch extrapolates).
@@ -142,7 +150,11 @@ def onecycle_momentum_fraction(
     holds momentum at max_momentum.
     """
     if three_phase:
-        phases = ((pct_start * total - 1, 0.0, 1.0), (2 * pct_start * total - 2, 1.0, 0.0), (total - 1, 0.0, 0.0))
+        phases = (
+            (pct_start * total - 1, 0.0, 1.0),
+            (2 * pct_start * total - 2, 1.0, 0.0),
+            (total - 1, 0.0, 0.0),
+        )
     else:
         phases = ((pct_start * total - 1, 0.0, 1.0), (total - 1, 1.0, 0.0))
     phase_start = 0.0
@@ -159,70 +171,148 @@ def onecycle_momentum_fraction(
 
 
 def _onecycle_check(params: dict[str, Any]) -> str | None:
-    if params["three_phase"] and params["pct_start"] >= 0.5:
-        return f"three_phase needs pct_start < 0.5 (rise and fall both take pct_start), got {params['pct_start']!r}"
+    pct = params["pct_start"]
+    if params["three_phase"] and pct >= 0.5:
+        return f"three_phase needs pct_start < 0.5 (rise and fall both take pct_start), got {pct!r}"
     return None
 
 
 def _step_size(default: float | None, what: str) -> ShapeParam:
     return ShapeParam(
-        "float", default, what, low=0.02, high=0.25, log=True, min=0.0, max=1.0, min_open=True,
-        optional=default is None, fraction=True,
+        "float",
+        default,
+        what,
+        low=0.02,
+        high=0.25,
+        log=True,
+        min=0.0,
+        max=1.0,
+        min_open=True,
+        optional=default is None,
+        fraction=True,
     )
 
 
 _CYCLIC_PARAMS = {
-    "mode": ShapeParam("categorical", "triangular", "amplitude policy", choices=("triangular", "triangular2", "exp_range")),
+    "mode": ShapeParam(
+        "categorical", "triangular", "amplitude policy", choices=("triangular", "triangular2", "exp_range")
+    ),
     "step_size_up": _step_size(0.1, "rise from base to max, as a fraction of the run"),
-    "step_size_down": _step_size(None, "fall from max to base, as a fraction of the run (None: = step_size_up)"),
+    "step_size_down": _step_size(
+        None, "fall from max to base, as a fraction of the run (None: = step_size_up)"
+    ),
     "base_ratio": ShapeParam(
-        "float", 0.1, "base_lr / max_lr (the group's lr is max_lr)", low=0.01, high=0.5, log=True, min=0.0,
-        max=1.0, max_open=True,
+        "float",
+        0.1,
+        "base_lr / max_lr (the group's lr is max_lr)",
+        low=0.01,
+        high=0.5,
+        log=True,
+        min=0.0,
+        max=1.0,
+        max_open=True,
     ),
     "gamma": ShapeParam(
-        "float", 0.5, "exp_range: amplitude multiplier per cycle", low=0.1, high=1.0, min=0.0, max=1.0,
+        "float",
+        0.5,
+        "exp_range: amplitude multiplier per cycle",
+        low=0.1,
+        high=1.0,
+        min=0.0,
+        max=1.0,
         min_open=True,
     ),
 }
 
-register(Shape(
-    "cosine_restarts", "cosine annealing with warm restarts (SGDR)", cosine_restarts_factor,
-    params={
-        "T_0": ShapeParam(
-            "float", 0.25, "first cycle, as a fraction of the run", low=0.05, high=0.5, log=True, min=0.0,
-            max=1.0, min_open=True, fraction=True,
-        ),
-        "T_mult": ShapeParam("int", 1, "each cycle is T_mult times longer (int, like torch)", low=1, high=3, min=1),
-        "min_ratio": ShapeParam("float", 0.0, "floor, relative to the group's lr", low=0.0, high=0.1, min=0.0, max=1.0),
-        "cycle_decay": ShapeParam(
-            "float", 1.0, "peak of cycle i is cycle_decay ** i (timm)", low=0.3, high=1.0, min=0.0, max=1.0,
-            min_open=True,
-        ),
-    },
-    torch_equivalent="CosineAnnealingWarmRestarts",
-))
-register(Shape(
-    "cyclic", "cyclical lr between lr * base_ratio and lr; cycles momentum inversely", cyclic_factor,
-    params=_CYCLIC_PARAMS, momentum_fraction=cyclic_momentum_fraction, torch_equivalent="CyclicLR",
-))
-register(Shape(
-    "onecycle", "1cycle: warm up to the group's lr, then anneal far below it; cycles momentum inversely",
-    onecycle_factor,
-    params={
-        "pct_start": ShapeParam(
-            "float", 0.3, "rising part, as a fraction of the run", low=0.1, high=0.5, min=0.0, max=1.0,
-            fraction=True,
-        ),
-        "div_factor": ShapeParam(
-            "float", 25.0, "initial lr = lr / div_factor", low=5.0, high=100.0, log=True, min=1.0,
-        ),
-        "final_div_factor": ShapeParam(
-            "float", 1e4, "final lr = initial lr / final_div_factor", low=10.0, high=1e5, log=True, min=1.0,
-        ),
-        "anneal_strategy": ShapeParam("categorical", "cos", "annealing curve", choices=("cos", "linear")),
-        "three_phase": ShapeParam("bool", False, "anneal back to the initial lr before the final decay", choices=(False, True)),
-    },
-    momentum_fraction=onecycle_momentum_fraction,
-    check=_onecycle_check,
-    torch_equivalent="OneCycleLR",
-))
+register(
+    Shape(
+        "cosine_restarts",
+        "cosine annealing with warm restarts (SGDR)",
+        cosine_restarts_factor,
+        params={
+            "T_0": ShapeParam(
+                "float",
+                0.25,
+                "first cycle, as a fraction of the run",
+                low=0.05,
+                high=0.5,
+                log=True,
+                min=0.0,
+                max=1.0,
+                min_open=True,
+                fraction=True,
+            ),
+            "T_mult": ShapeParam(
+                "int", 1, "each cycle is T_mult times longer (int, like torch)", low=1, high=3, min=1
+            ),
+            "min_ratio": ShapeParam(
+                "float", 0.0, "floor, relative to the group's lr", low=0.0, high=0.1, min=0.0, max=1.0
+            ),
+            "cycle_decay": ShapeParam(
+                "float",
+                1.0,
+                "peak of cycle i is cycle_decay ** i (timm)",
+                low=0.3,
+                high=1.0,
+                min=0.0,
+                max=1.0,
+                min_open=True,
+            ),
+        },
+        torch_equivalent="CosineAnnealingWarmRestarts",
+    )
+)
+register(
+    Shape(
+        "cyclic",
+        "cyclical lr between lr * base_ratio and lr; cycles momentum inversely",
+        cyclic_factor,
+        params=_CYCLIC_PARAMS,
+        momentum_fraction=cyclic_momentum_fraction,
+        torch_equivalent="CyclicLR",
+    )
+)
+register(
+    Shape(
+        "onecycle",
+        "1cycle: warm up to the group's lr, then anneal far below it; cycles momentum inversely",
+        onecycle_factor,
+        params={
+            "pct_start": ShapeParam(
+                "float",
+                0.3,
+                "rising part, as a fraction of the run",
+                low=0.1,
+                high=0.5,
+                min=0.0,
+                max=1.0,
+                fraction=True,
+            ),
+            "div_factor": ShapeParam(
+                "float",
+                25.0,
+                "initial lr = lr / div_factor",
+                low=5.0,
+                high=100.0,
+                log=True,
+                min=1.0,
+            ),
+            "final_div_factor": ShapeParam(
+                "float",
+                1e4,
+                "final lr = initial lr / final_div_factor",
+                low=10.0,
+                high=1e5,
+                log=True,
+                min=1.0,
+            ),
+            "anneal_strategy": ShapeParam("categorical", "cos", "annealing curve", choices=("cos", "linear")),
+            "three_phase": ShapeParam(
+                "bool", False, "anneal back to the initial lr before the final decay", choices=(False, True)
+            ),
+        },
+        momentum_fraction=onecycle_momentum_fraction,
+        check=_onecycle_check,
+        torch_equivalent="OneCycleLR",
+    )
+)

@@ -15,9 +15,9 @@ Exactly what happens, for a run of ``epochs`` x ``steps_per_epoch`` batches and 
 
 Momentum (``schedule.momentum == "inverse"``) moves between the group's momentum/beta1 (high end) and
 ``momentum_base`` (low end): ``high - (high - low) * fraction``. The fraction is the shape's
-``momentum_fraction`` (onecycle, cyclic) or ``min(1, max(0, lr_factor))``; during warmup it ramps linearly from
-``min(1, max(0, warmup_start_factor))`` to the shape's first fraction (for derived shapes that equals clamping
-the warmed-up lr factor).
+``momentum_fraction`` (onecycle, cyclic) or ``min(1, max(0, lr_factor))``. During warmup it is the clamped
+warmed-up lr factor for the latter; for native shapes it ramps linearly from
+``min(1, max(0, warmup_start_factor))`` to the shape's first fraction.
 
 Weight decay: ``"constant"``; ``"follow_lr"``, ``wd * lr_factor``; ``"cosine"``, a half cosine over the whole
 run (warmup included, same granularity) from ``wd`` to ``wd * weight_decay_end_factor``.
@@ -43,12 +43,14 @@ def _clamp01(x: float) -> float:
 
 
 def schedule_problems(schedule: ScheduleConfig) -> list[tuple[str, str]]:
-    """Every problem with ``schedule``, as ``(field, message)``; the shape's own params as ``params.<name>``."""
+    """Every problem with ``schedule`` as ``(field, message)``; shape params as ``params.<name>``."""
     try:
         shape = get_shape(schedule.shape)
     except ScheduleError as exc:
         return [("shape", str(exc))]
-    problems = [(f"params.{name}" if name else "params", msg) for name, msg in shape.problems(schedule.params)]
+    problems = [
+        (f"params.{name}" if name else "params", msg) for name, msg in shape.problems(schedule.params)
+    ]
     for name, value, allowed in (
         ("granularity", schedule.granularity, GRANULARITIES),
         ("momentum", schedule.momentum, MOMENTUM_MODES),
@@ -59,11 +61,15 @@ def schedule_problems(schedule: ScheduleConfig) -> list[tuple[str, str]]:
     if not 0.0 <= schedule.warmup < 1.0:
         problems.append(("warmup", f"must be >= 0 and < 1 (a fraction of the run), got {schedule.warmup!r}"))
     if not 0.0 <= schedule.warmup_start_factor <= 1.0:
-        problems.append(("warmup_start_factor", f"must be >= 0 and <= 1, got {schedule.warmup_start_factor!r}"))
+        problems.append(
+            ("warmup_start_factor", f"must be >= 0 and <= 1, got {schedule.warmup_start_factor!r}")
+        )
     if not 0.0 <= schedule.momentum_base < 1.0:
         problems.append(("momentum_base", f"must be >= 0 and < 1, got {schedule.momentum_base!r}"))
     if schedule.weight_decay_end_factor < 0.0:
-        problems.append(("weight_decay_end_factor", f"must be >= 0, got {schedule.weight_decay_end_factor!r}"))
+        problems.append(
+            ("weight_decay_end_factor", f"must be >= 0, got {schedule.weight_decay_end_factor!r}")
+        )
     return problems
 
 
@@ -75,9 +81,22 @@ class CompiledSchedule:
     """
 
     __slots__ = (
-        "schedule", "params", "total", "warmup_steps", "_factor", "_momentum_fraction", "_steps_per_unit",
-        "_span", "_warmup_start", "_warmup_target", "_momentum_start", "_momentum_target", "_wd_mode",
-        "_wd_end", "_last_unit", "_last_values",
+        "schedule",
+        "params",
+        "total",
+        "warmup_steps",
+        "_factor",
+        "_momentum_fraction",
+        "_steps_per_unit",
+        "_span",
+        "_warmup_start",
+        "_warmup_target",
+        "_momentum_start",
+        "_momentum_target",
+        "_wd_mode",
+        "_wd_end",
+        "_last_unit",
+        "_last_values",
     )
 
     def __init__(self, schedule: ScheduleConfig, steps_per_epoch: int, epochs: int) -> None:
@@ -152,7 +171,7 @@ def lr_factor(schedule: ScheduleConfig, step: int, steps_per_epoch: int, epochs:
 def momentum_value(
     schedule: ScheduleConfig, base_momentum_high: float, step: int, steps_per_epoch: int, epochs: int
 ) -> float:
-    """Momentum (or beta1) at batch ``step``: ``base_momentum_high`` unless ``schedule.momentum == "inverse"``."""
+    """Momentum (or beta1) at batch ``step``: constant, or moving inversely to the lr (see module doc)."""
     if schedule.momentum == "constant":
         return base_momentum_high
     fraction = CompiledSchedule(schedule, steps_per_epoch, epochs).values(step)[1]

@@ -17,7 +17,8 @@ class ScheduleConfig:
     """How one group's values move during training.
 
     ``shape`` names an entry of :mod:`lrsearch.schedules`; ``params`` are that shape's own parameters.
-    Fractions (``warmup``, and shape parameters documented as fractions) are fractions of the whole run.
+    ``warmup`` is a fraction of the whole run; the shape then runs over the steps after warmup, so a shape's
+    duration parameters (documented as fractions) are fractions of that post-warmup span.
     """
 
     shape: str = "constant"

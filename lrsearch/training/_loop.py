@@ -102,8 +102,8 @@ def managed_train(ctx: TrialContext, task: Any, *, eval_batch_size: int | None =
     generator = torch.Generator().manual_seed(ctx.seed)
     metrics: dict[str, float] = {}
     for epoch in range(1, ctx.epochs + 1):
-        ctx.freeze(epoch)
         model.train()
+        ctx.freeze(epoch)
         total, count = torch.zeros((), device=device), 0
         for x, y in train.epoch(generator):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):

@@ -25,24 +25,35 @@ def make_optimizer(kind: str = "sgd") -> torch.optim.Optimizer:
     torch.manual_seed(0)
     layers = [nn.Linear(2, 2) for _ in LRS]
     if kind == "sgd":
-        groups = [{"params": layer.parameters(), "lr": lr, "momentum": m, "weight_decay": wd}
-                  for layer, lr, m, wd in zip(layers, LRS, MOMENTA, WEIGHT_DECAYS, strict=True)]
+        groups = [
+            {"params": layer.parameters(), "lr": lr, "momentum": m, "weight_decay": wd}
+            for layer, lr, m, wd in zip(layers, LRS, MOMENTA, WEIGHT_DECAYS, strict=True)
+        ]
         return torch.optim.SGD(groups, lr=0.1, momentum=0.9)
     if kind == "adam":
-        groups = [{"params": layer.parameters(), "lr": lr, "betas": (m, 0.999), "weight_decay": wd}
-                  for layer, lr, m, wd in zip(layers, LRS, MOMENTA, WEIGHT_DECAYS, strict=True)]
+        groups = [
+            {"params": layer.parameters(), "lr": lr, "betas": (m, 0.999), "weight_decay": wd}
+            for layer, lr, m, wd in zip(layers, LRS, MOMENTA, WEIGHT_DECAYS, strict=True)
+        ]
         return torch.optim.Adam(groups, lr=0.1)
     if kind == "adagrad":  # neither momentum nor betas
-        return torch.optim.Adagrad([{"params": layer.parameters(), "lr": lr} for layer, lr in zip(layers, LRS, strict=True)])
+        return torch.optim.Adagrad(
+            [{"params": layer.parameters(), "lr": lr} for layer, lr in zip(layers, LRS, strict=True)]
+        )
     raise ValueError(kind)
 
 
 def base_values(kind: str = "sgd") -> list[dict]:
     if kind == "sgd":
-        return [{"lr": lr, "momentum": m, "weight_decay": wd} for lr, m, wd in zip(LRS, MOMENTA, WEIGHT_DECAYS, strict=True)]
+        return [
+            {"lr": lr, "momentum": m, "weight_decay": wd}
+            for lr, m, wd in zip(LRS, MOMENTA, WEIGHT_DECAYS, strict=True)
+        ]
     if kind == "adam":
-        return [{"lr": lr, "betas": (m, 0.999), "weight_decay": wd}
-                for lr, m, wd in zip(LRS, MOMENTA, WEIGHT_DECAYS, strict=True)]
+        return [
+            {"lr": lr, "betas": (m, 0.999), "weight_decay": wd}
+            for lr, m, wd in zip(LRS, MOMENTA, WEIGHT_DECAYS, strict=True)
+        ]
     return [{"lr": lr} for lr in LRS]
 
 
@@ -51,7 +62,9 @@ def momentum_of(group: dict) -> float:
 
 
 def assert_close(expected: float, actual: float, what: str) -> None:
-    assert math.isclose(expected, actual, rel_tol=1e-6, abs_tol=1e-15), f"{what}: torch {expected!r}, ours {actual!r}"
+    assert math.isclose(expected, actual, rel_tol=1e-6, abs_tol=1e-15), (
+        f"{what}: torch {expected!r}, ours {actual!r}"
+    )
 
 
 def run_side_by_side(

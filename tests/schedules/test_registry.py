@@ -26,8 +26,19 @@ from lrsearch.schedules import (
 
 TOTALS = (1, 2, 3, 10, 97, 1000)
 EXPECTED_SHAPES = {
-    "constant", "step", "multistep", "exponential", "linear", "polynomial", "cosine", "cosine_restarts", "cyclic",
-    "onecycle", "wsd", "inverse_sqrt", "flat_cos",
+    "constant",
+    "step",
+    "multistep",
+    "exponential",
+    "linear",
+    "polynomial",
+    "cosine",
+    "cosine_restarts",
+    "cyclic",
+    "onecycle",
+    "wsd",
+    "inverse_sqrt",
+    "flat_cos",
 }
 
 
@@ -39,7 +50,10 @@ def variants(shape: Shape) -> list[dict]:
             out += [{**shape.defaults(), name: c} for c in p.choices]
     ranged = [(name, (p.low, p.high)) for name, p in shape.params.items() if p.low is not None]
     for corner in itertools.product(*(values for _, values in ranged)):
-        params = {**shape.defaults(), **{name: value for (name, _), value in zip(ranged, corner, strict=True)}}
+        params = {
+            **shape.defaults(),
+            **{name: value for (name, _), value in zip(ranged, corner, strict=True)},
+        }
         for name, p in shape.params.items():
             if p.kind == "int":
                 params[name] = int(params[name])
@@ -86,7 +100,9 @@ def test_factor_source_runs_standalone_with_only_math(name: str) -> None:
         for step in range(total + 1):
             assert copied(step, total, **params) == shape.factor(step, total, **params)
             if copied_momentum is not None:
-                assert copied_momentum(step, total, **params) == shape.momentum_fraction(step, total, **params)
+                assert copied_momentum(step, total, **params) == shape.momentum_fraction(
+                    step, total, **params
+                )
 
 
 @pytest.mark.parametrize("name", shape_names())
@@ -117,7 +133,11 @@ def test_unknown_shape_lists_known_names() -> None:
         get_shape("cosin")
     assert isinstance(info.value, LrsearchError) and isinstance(info.value, KeyError)
     message = str(info.value)
-    assert message.startswith("unknown schedule shape 'cosin'; known: ") and "cosine" in message and "onecycle" in message
+    assert (
+        message.startswith("unknown schedule shape 'cosin'; known: ")
+        and "cosine" in message
+        and "onecycle" in message
+    )
     assert "known: constant" in validate_param("cosin", "min_ratio", 0.1)
 
 
@@ -136,7 +156,12 @@ def test_unknown_shape_lists_known_names() -> None:
         ("onecycle", "pct_start", float("nan"), "must be finite"),
         ("wsd", "decay_type", "sqrt", "one of 'linear', 'cosine', '1-sqrt'"),
         ("multistep", "milestones", [0.5, 0.4], "must be strictly increasing, got [0.5, 0.4]"),
-        ("multistep", "milestones", [0.5, 1.2], "every item must be > 0 and <= 1 (a fraction of the run), got 1.2"),
+        (
+            "multistep",
+            "milestones",
+            [0.5, 1.2],
+            "every item must be > 0 and <= 1 (a fraction of the run), got 1.2",
+        ),
         ("multistep", "milestones", 0.5, "must be a non-empty list of numbers"),
         ("cyclic", "step_size_up", None, "must be given (float), got None"),
     ],
@@ -155,9 +180,11 @@ def test_valid_values_pass() -> None:
 
 def test_cross_parameter_problems_are_reported() -> None:
     problems = validate_params("onecycle", {"three_phase": True, "pct_start": 0.6})
-    assert problems == [("", "three_phase needs pct_start < 0.5 (rise and fall both take pct_start), got 0.6")]
+    assert problems == [
+        ("", "three_phase needs pct_start < 0.5 (rise and fall both take pct_start), got 0.6")
+    ]
     assert validate_params("onecycle", {"three_phase": True, "pct_start": 0.3}) == []
-    assert validate_params("nope", {}) [0][1].startswith("unknown schedule shape 'nope'")
+    assert validate_params("nope", {})[0][1].startswith("unknown schedule shape 'nope'")
     both = validate_params("cosine_restarts", {"T_0": 2.0, "T_mult": 0})
     assert [name for name, _ in both] == ["T_0", "T_mult"]
 
@@ -166,7 +193,9 @@ def test_resolve_fills_defaults_and_coerces() -> None:
     shape = get_shape("cosine_restarts")
     assert shape.resolve({"T_mult": 2.0}) == {"T_0": 0.25, "T_mult": 2, "min_ratio": 0.0, "cycle_decay": 1.0}
     assert isinstance(shape.resolve({"T_mult": 2.0})["T_mult"], int)
-    with pytest.raises(LrsearchError, match="invalid parameters for schedule shape 'cosine_restarts': T_0: must be"):
+    with pytest.raises(
+        LrsearchError, match="invalid parameters for schedule shape 'cosine_restarts': T_0: must be"
+    ):
         shape.resolve({"T_0": -1})
 
 

@@ -1,4 +1,4 @@
-"""Every shape torch implements gives the same per-group lr (and momentum) as torch, at every step of a run."""
+"""Every shape torch implements gives torch's per-group lr (and momentum) at every step of a run."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ def test_step_lr() -> None:
 def test_multistep_lr() -> None:
     schedule = ScheduleConfig("multistep", {"milestones": [0.3, 0.6, 0.9], "gamma": 0.3})
     milestones = [steps(m, TOTAL) for m in (0.3, 0.6, 0.9)]
-    run_side_by_side(lambda o: lr_scheduler.MultiStepLR(o, milestones=milestones, gamma=0.3), schedule, SPE, EPOCHS)
+    run_side_by_side(
+        lambda o: lr_scheduler.MultiStepLR(o, milestones=milestones, gamma=0.3), schedule, SPE, EPOCHS
+    )
 
 
 def test_exponential_lr_with_equivalent_gamma() -> None:
@@ -35,7 +37,10 @@ def test_linear_lr(start: float, end: float, duration: float) -> None:
     schedule = ScheduleConfig("linear", {"start_factor": start, "end_factor": end, "duration": duration})
     iters = steps(duration, TOTAL)
     run_side_by_side(
-        lambda o: lr_scheduler.LinearLR(o, start_factor=start, end_factor=end, total_iters=iters), schedule, SPE, EPOCHS
+        lambda o: lr_scheduler.LinearLR(o, start_factor=start, end_factor=end, total_iters=iters),
+        schedule,
+        SPE,
+        EPOCHS,
     )
 
 
@@ -43,12 +48,16 @@ def test_linear_lr(start: float, end: float, duration: float) -> None:
 def test_polynomial_lr_decays_to_zero(power: float, duration: float) -> None:
     schedule = ScheduleConfig("polynomial", {"power": power, "end_factor": 0.0, "duration": duration})
     iters = steps(duration, TOTAL)
-    run_side_by_side(lambda o: lr_scheduler.PolynomialLR(o, total_iters=iters, power=power), schedule, SPE, EPOCHS)
+    run_side_by_side(
+        lambda o: lr_scheduler.PolynomialLR(o, total_iters=iters, power=power), schedule, SPE, EPOCHS
+    )
 
 
 def test_cosine_annealing_multi_group_with_zero_floor() -> None:
     schedule = ScheduleConfig("cosine", {"min_ratio": 0.0})
-    run_side_by_side(lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=TOTAL, eta_min=0.0), schedule, SPE, EPOCHS)
+    run_side_by_side(
+        lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=TOTAL, eta_min=0.0), schedule, SPE, EPOCHS
+    )
 
 
 def test_cosine_floor_is_relative_per_group() -> None:
@@ -67,7 +76,9 @@ def test_cosine_annealing_warm_restarts(t0: float, t_mult: int) -> None:
     t0_steps = steps(t0, TOTAL)
     run_side_by_side(
         lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=t0_steps, T_mult=t_mult, eta_min=0.0),
-        schedule, SPE, EPOCHS,
+        schedule,
+        SPE,
+        EPOCHS,
     )
 
 
@@ -75,8 +86,11 @@ def test_cosine_warm_restarts_relative_floor_single_group() -> None:
     lr = LRS[1]
     schedule = ScheduleConfig("cosine_restarts", {"T_0": 0.1, "T_mult": 2, "min_ratio": 0.1})
     _single_group_run(
-        lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=steps(0.1, TOTAL), T_mult=2, eta_min=lr * 0.1),
-        schedule, lr,
+        lambda o: lr_scheduler.CosineAnnealingWarmRestarts(
+            o, T_0=steps(0.1, TOTAL), T_mult=2, eta_min=lr * 0.1
+        ),
+        schedule,
+        lr,
     )
 
 
@@ -106,21 +120,28 @@ def _cyclic_torch(mode: str, up: float, down: float | None, base_ratio: float, g
 def test_cyclic_lr_with_momentum(mode: str, up: float, down: float | None) -> None:
     params = {"mode": mode, "step_size_up": up, "step_size_down": down, "base_ratio": 0.1, "gamma": 0.6}
     schedule = ScheduleConfig("cyclic", params, momentum="inverse", momentum_base=0.85)
-    run_side_by_side(_cyclic_torch(mode, up, down, 0.1, 0.6, True), schedule, SPE, EPOCHS, check_momentum=True)
+    run_side_by_side(
+        _cyclic_torch(mode, up, down, 0.1, 0.6, True), schedule, SPE, EPOCHS, check_momentum=True
+    )
 
 
 def test_cyclic_lr_cycles_adam_beta1() -> None:
     schedule = ScheduleConfig("cyclic", {"mode": "triangular2", "step_size_up": 0.08}, momentum="inverse")
     run_side_by_side(
-        _cyclic_torch("triangular2", 0.08, None, 0.1, 0.5, True), schedule, SPE, EPOCHS, kind="adam",
+        _cyclic_torch("triangular2", 0.08, None, 0.1, 0.5, True),
+        schedule,
+        SPE,
+        EPOCHS,
+        kind="adam",
         check_momentum=True,
     )
 
 
 def test_cyclic_lr_without_momentum_cycling_keeps_momentum() -> None:
     schedule = ScheduleConfig("cyclic", {"mode": "triangular", "step_size_up": 0.1, "base_ratio": 0.2})
-    run_side_by_side(_cyclic_torch("triangular", 0.1, None, 0.2, 1.0, False), schedule, SPE, EPOCHS,
-                     check_momentum=True)
+    run_side_by_side(
+        _cyclic_torch("triangular", 0.1, None, 0.2, 1.0, False), schedule, SPE, EPOCHS, check_momentum=True
+    )
 
 
 def _onecycle_torch(total: int, **kwargs):
@@ -133,14 +154,31 @@ def _onecycle_torch(total: int, **kwargs):
 @pytest.mark.parametrize("anneal", ["cos", "linear"])
 @pytest.mark.parametrize("three_phase", [False, True])
 def test_onecycle_lr_with_momentum(kind: str, anneal: str, three_phase: bool) -> None:
-    params = {"pct_start": 0.25, "div_factor": 20.0, "final_div_factor": 1e3, "anneal_strategy": anneal,
-              "three_phase": three_phase}
+    params = {
+        "pct_start": 0.25,
+        "div_factor": 20.0,
+        "final_div_factor": 1e3,
+        "anneal_strategy": anneal,
+        "three_phase": three_phase,
+    }
     schedule = ScheduleConfig("onecycle", params, momentum="inverse", momentum_base=0.85)
-    torch_kwargs = {"pct_start": 0.25, "div_factor": 20.0, "final_div_factor": 1e3, "anneal_strategy": anneal,
-                    "three_phase": three_phase}
+    torch_kwargs = {
+        "pct_start": 0.25,
+        "div_factor": 20.0,
+        "final_div_factor": 1e3,
+        "anneal_strategy": anneal,
+        "three_phase": three_phase,
+    }
     # torch extrapolates past its last phase at step == total_steps (a value no optimizer step uses); we hold.
-    compared = run_side_by_side(_onecycle_torch(TOTAL, **torch_kwargs), schedule, SPE, EPOCHS, kind=kind,
-                                check_momentum=True, last_step=False)
+    compared = run_side_by_side(
+        _onecycle_torch(TOTAL, **torch_kwargs),
+        schedule,
+        SPE,
+        EPOCHS,
+        kind=kind,
+        check_momentum=True,
+        last_step=False,
+    )
     assert compared == TOTAL
 
 
@@ -152,15 +190,24 @@ def test_onecycle_default_params_match_torch_defaults() -> None:
 # Epoch granularity: our scheduler still steps per batch, but values move only at epoch boundaries, exactly
 # like a torch scheduler stepped once per epoch.
 EPOCH_CASES = {
-    "step": ({"step_size": 0.25, "gamma": 0.5}, lambda o: lr_scheduler.StepLR(o, step_size=steps(0.25, EPOCHS), gamma=0.5)),
-    "multistep": ({"milestones": [0.5, 0.8]},
-                  lambda o: lr_scheduler.MultiStepLR(o, milestones=[steps(0.5, EPOCHS), steps(0.8, EPOCHS)])),
+    "step": (
+        {"step_size": 0.25, "gamma": 0.5},
+        lambda o: lr_scheduler.StepLR(o, step_size=steps(0.25, EPOCHS), gamma=0.5),
+    ),
+    "multistep": (
+        {"milestones": [0.5, 0.8]},
+        lambda o: lr_scheduler.MultiStepLR(o, milestones=[steps(0.5, EPOCHS), steps(0.8, EPOCHS)]),
+    ),
     "cosine": ({}, lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=EPOCHS)),
     "exponential": ({"end_factor": 0.1}, lambda o: lr_scheduler.ExponentialLR(o, gamma=0.1 ** (1 / EPOCHS))),
-    "linear": ({"start_factor": 1.0, "end_factor": 0.2},
-               lambda o: lr_scheduler.LinearLR(o, start_factor=1.0, end_factor=0.2, total_iters=EPOCHS)),
-    "cosine_restarts": ({"T_0": 0.25, "T_mult": 2},
-                        lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=steps(0.25, EPOCHS), T_mult=2)),
+    "linear": (
+        {"start_factor": 1.0, "end_factor": 0.2},
+        lambda o: lr_scheduler.LinearLR(o, start_factor=1.0, end_factor=0.2, total_iters=EPOCHS),
+    ),
+    "cosine_restarts": (
+        {"T_0": 0.25, "T_mult": 2},
+        lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=steps(0.25, EPOCHS), T_mult=2),
+    ),
 }
 
 
@@ -174,8 +221,15 @@ def test_epoch_granularity_matches_torch_stepped_per_epoch(shape: str) -> None:
 
 def test_epoch_granularity_onecycle_matches_torch_per_epoch() -> None:
     schedule = ScheduleConfig("onecycle", {"pct_start": 0.3}, granularity="epoch", momentum="inverse")
-    run_side_by_side(_onecycle_torch(EPOCHS), schedule, SPE, EPOCHS, torch_per_epoch=True, check_momentum=True,
-                     last_step=False)
+    run_side_by_side(
+        _onecycle_torch(EPOCHS),
+        schedule,
+        SPE,
+        EPOCHS,
+        torch_per_epoch=True,
+        check_momentum=True,
+        last_step=False,
+    )
 
 
 def test_groups_with_different_shapes_match_one_torch_scheduler_each() -> None:
@@ -197,14 +251,28 @@ def test_groups_with_different_shapes_match_one_torch_scheduler_each() -> None:
         lr_scheduler.OneCycleLR(singles[2], max_lr=LRS[2], total_steps=TOTAL, max_momentum=MOMENTA[2]),
     ]
     combined = torch.optim.SGD(
-        [{"params": [torch.nn.Parameter(torch.zeros(2))], "lr": lr, "momentum": m} for lr, m in zip(LRS, MOMENTA, strict=True)]
+        [
+            {"params": [torch.nn.Parameter(torch.zeros(2))], "lr": lr, "momentum": m}
+            for lr, m in zip(LRS, MOMENTA, strict=True)
+        ]
     )
-    ours = GroupScheduler(combined, schedules, [{"lr": lr, "momentum": m} for lr, m in zip(LRS, MOMENTA, strict=True)],
-                          SPE, EPOCHS)
+    ours = GroupScheduler(
+        combined,
+        schedules,
+        [{"lr": lr, "momentum": m} for lr, m in zip(LRS, MOMENTA, strict=True)],
+        SPE,
+        EPOCHS,
+    )
     for step in range(TOTAL):
         for i, single in enumerate(singles):
-            assert abs(single.param_groups[0]["lr"] - combined.param_groups[i]["lr"]) <= 1e-6 * LRS[i], (step, i)
-            assert abs(single.param_groups[0]["momentum"] - combined.param_groups[i]["momentum"]) <= 1e-9, (step, i)
+            assert abs(single.param_groups[0]["lr"] - combined.param_groups[i]["lr"]) <= 1e-6 * LRS[i], (
+                step,
+                i,
+            )
+            assert abs(single.param_groups[0]["momentum"] - combined.param_groups[i]["momentum"]) <= 1e-9, (
+                step,
+                i,
+            )
         for single, sched in zip(singles, torch_scheds, strict=True):
             single.step()
             sched.step()

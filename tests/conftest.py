@@ -1,0 +1,76 @@
+"""Shared fixtures: running the real CLI, writing study files, the PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict[str, str] | None = None,
+            check: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run ``lrsearch ARGS`` in a real subprocess, as a user would."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "lrsearch", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=full_env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"lrsearch {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def digits_spec(name: str = "t", **overrides: Any) -> dict[str, Any]:
+    """A small, fast per-group study on the digits task."""
+    spec: dict[str, Any] = {
+        "name": name,
+        "objective": {"metric": "val_accuracy", "direction": "maximize"},
+        "budget": {"trials": 6, "epochs": 3},
+        "sampler": {"name": "tpe", "seed": 1, "options": {"n_startup_trials": 3}},
+        "pruner": {"name": "median", "options": {"n_startup_trials": 2, "n_warmup_steps": 0}},
+        "task": {"builtin": "digits", "batch_size": 64, "device": "cpu", "threads": 1},
+        "optimizer": {"name": {"choices": ["sgd", "adamw"]}, "weight_decay_exclude": ["bias", "norm"]},
+        "groups": [
+            {"name": "head", "params": ["head.*"], "lr": {"low": 1e-3, "high": 0.3, "log": True},
+             "weight_decay": {"low": 1e-6, "high": 1e-2, "log": True}},
+            {"name": "backbone", "rest": True, "lr": {"ratio_of": "head", "low": 0.03, "high": 3.0, "log": True},
+             "momentum": {"low": 0.8, "high": 0.95}},
+        ],
+        "schedule": {"per_group": True, "shape": ["constant", "cosine", "onecycle", "wsd"],
+                     "warmup": {"low": 0.0, "high": 0.2}},
+    }
+    for key, value in overrides.items():
+        spec[key] = value
+    return spec
+
+
+def write_spec(directory: Path, spec: dict[str, Any], filename: str = "study.yaml") -> Path:
+    path = directory / filename
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A fresh database on the PostgreSQL server named by LRSEARCH_TEST_POSTGRES_URL (skipped without it)."""
+    base = os.environ.get("LRSEARCH_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("LRSEARCH_TEST_POSTGRES_URL is not set (point it at a PostgreSQL server to run this test)")
+    import sqlalchemy as sa
+
+    name = f"lrsearch_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(base).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()

@@ -1,0 +1,104 @@
+"""A run that is refused fails before any trial, exits 2 with the reason, and leaves the database untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+
+from tests.conftest import digits_spec, run_cli, write_spec
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _refused(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in proc.stderr, proc.stderr
+
+
+def test_a_task_that_cannot_be_imported(tmp_path: Path) -> None:
+    spec = digits_spec(task={"entrypoint": "no_such_package.tasks:build", "device": "cpu"})
+    proc = run_cli("run", str(write_spec(tmp_path, spec)))
+    _refused(proc, "no_such_package")
+    assert not (tmp_path / "lrsearch.db").exists()
+
+
+def test_groups_that_do_not_cover_the_model(tmp_path: Path) -> None:
+    spec = digits_spec()
+    spec["groups"][1] = {"name": "backbone", "params": ["backbone.0.*"], "lr": 0.01}
+    proc = run_cli("run", str(write_spec(tmp_path, spec)))
+    _refused(proc, "no group", "rest")
+    assert not (tmp_path / "lrsearch.db").exists()
+
+
+def test_a_malformed_storage_url(tmp_path: Path) -> None:
+    proc = run_cli("run", str(write_spec(tmp_path, digits_spec(storage="nosuchdb://what"))))
+    _refused(proc, "storage URL")
+
+
+def test_an_unreachable_server_hides_the_password(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://alice:s3cret@127.0.0.1:1/nowhere"
+    proc = run_cli("run", str(write_spec(tmp_path, digits_spec(storage=url))))
+    _refused(proc, "cannot connect", "alice:***@127.0.0.1:1")
+    assert "s3cret" not in proc.stderr + proc.stdout
+
+
+def test_a_corrupt_sqlite_file_is_reported_not_overwritten(tmp_path: Path) -> None:
+    db = tmp_path / "lrsearch.db"
+    db.write_bytes(b"this is not a database, but somebody's notes\n" * 50)
+    digest = _digest(db)
+    proc = run_cli("run", str(write_spec(tmp_path, digits_spec())))
+    _refused(proc, "not a SQLite database")
+    assert _digest(db) == digest
+
+
+def test_a_foreign_sqlite_database_is_not_written_to(tmp_path: Path) -> None:
+    db = tmp_path / "lrsearch.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+        conn.execute("INSERT INTO invoices VALUES (1, 9.5)")
+    digest = _digest(db)
+    proc = run_cli("run", str(write_spec(tmp_path, digits_spec())))
+    _refused(proc, "another application", "invoices")
+    assert _digest(db) == digest
+
+
+def test_ctrl_c_stops_cleanly_and_the_study_resumes(tmp_path: Path) -> None:
+    spec = digits_spec("interrupt", budget={"trials": 5, "epochs": 30},
+                       pruner={"name": "none"})
+    path = write_spec(tmp_path, spec)
+    proc = subprocess.Popen([sys.executable, "-m", "lrsearch", "run", str(path), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    db = tmp_path / "lrsearch.db"
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until a trial has recorded at least one epoch
+        time.sleep(0.5)
+        if db.exists():
+            try:
+                with sqlite3.connect(db) as conn:
+                    if conn.execute("SELECT COUNT(*) FROM lrsearch_epochs").fetchone()[0] > 0:
+                        break
+            except sqlite3.OperationalError:
+                pass
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    study = optuna.load_study(study_name="interrupt", storage=f"sqlite:///{db}")
+    states = [t.state for t in study.trials]
+    assert optuna.trial.TrialState.RUNNING not in states
+    assert optuna.trial.TrialState.WAITING in states, "the interrupted config is queued to run again"
+    # resuming finishes the budget, re-running the interrupted config first
+    spec["budget"] = {"trials": 2, "epochs": 30}
+    done = run_cli("run", str(path), "--quiet", "--trials", "1", check=True)
+    assert "this run: 1 complete" in done.stdout
