@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -33,20 +34,33 @@ class Dim(BaseModel):
     def _check(self) -> Dim:
         forms = [self.value is not None, self.low is not None or self.high is not None, self.choices is not None]
         if sum(forms) != 1:
-            raise ValueError("give exactly one of: a fixed value, a range {low, high}, or {choices: [...]}")
+            given = [k for k, on in zip(("value", "low/high", "choices"), forms, strict=True) if on]
+            raise ValueError("give exactly one of: a fixed value (a plain value, or value: X), a range {low, high}, "
+                             f"or {{choices: [...]}}; got {' and '.join(given) or 'none'}")
         if forms[1]:
             if self.low is None or self.high is None:
-                raise ValueError("a range needs both low and high")
+                have = "low" if self.low is not None else "high"
+                raise ValueError(f"a range needs both low and high, got only {have}")
+            for key in ("low", "high", "step"):
+                number = getattr(self, key)
+                if number is not None and not math.isfinite(number):
+                    raise ValueError(f"{key} must be a finite number, got {number}")
             if self.low > self.high:
-                raise ValueError(f"low must be <= high, got low={self.low}, high={self.high}")
+                raise ValueError(f"low must be <= high, got low={self.low:g}, high={self.high:g}")
             if self.log and self.low <= 0:
-                raise ValueError(f"low must be > 0 when log is true, got {self.low}")
+                raise ValueError(f"low must be > 0 when log is true, got {self.low:g}")
+            if self.step is not None and self.step <= 0:
+                raise ValueError(f"step must be > 0, got {self.step:g}")
             if self.log and self.step is not None:
                 raise ValueError("step cannot be combined with log: true")
-        if forms[2] and not self.choices:
-            raise ValueError("choices must not be empty")
-        if forms[2] and len({repr(c) for c in self.choices}) != len(self.choices):
-            raise ValueError(f"choices must be distinct, got {self.choices}")
+        if forms[2]:
+            if not self.choices:
+                raise ValueError("choices must not be empty")
+            odd = [c for c in self.choices if c is not None and not isinstance(c, (bool, int, float, str))]
+            if odd:
+                raise ValueError(f"choices must be plain values (numbers, strings, true/false), got {odd[0]!r}")
+            if len({repr(c) for c in self.choices}) != len(self.choices):
+                raise ValueError(f"choices must be distinct, got {self.choices}")
         return self
 
     @property

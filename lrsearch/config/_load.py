@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import json
@@ -46,7 +47,8 @@ def parse_spec(data: Any, *, source: str | None = None, base_dir: Path | None = 
     try:
         spec = StudySpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(_pydantic_problems(exc), source) from None
+        problems = _pydantic_problems(exc)
+        raise SpecError(problems + _checks_without(data, exc, problems), source) from None
     problems = check_spec(spec)
     if problems:
         raise SpecError(problems, source)
@@ -74,26 +76,78 @@ def spec_hash(spec: StudySpec) -> str:
 
 
 def _pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
-    problems = []
+    problems: list[tuple[str, str]] = []
     for err in exc.errors():
         loc = [part for part in err["loc"] if not (isinstance(part, str) and ("[" in part or part.startswith("function-")))]
-        path = _format_loc(loc)
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            allowed = _allowed_keys(loc[:-1])
-            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            msg = f"unknown key; {hint}valid keys here: {', '.join(allowed)}" if allowed else "unknown key"
-        elif kind == "missing":
-            msg = "required"
-        elif kind == "value_error":
-            msg = str(err.get("ctx", {}).get("error", err["msg"]))
-        elif kind == "literal_error":
-            msg = f"{err['msg']}, got {err['input']!r}"
-        else:
-            msg = f"{err['msg']}, got {err['input']!r}" if "input" in err and not isinstance(err["input"], dict) else err["msg"]
-        problems.append((path, msg))
+        problem = (_format_loc(loc), _message(err, loc))
+        if problem not in problems:  # a union reports one error per member; the user needs it once
+            problems.append(problem)
     return problems
+
+
+def _checks_without(data: dict[str, Any], exc: ValidationError, reported: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The cross-field problems too, so that one run lists everything: drop each key the schema rejected (its
+    default takes its place) and check the rest. Gives up (returns nothing) when that does not validate."""
+    trimmed = copy.deepcopy(data)
+    for _ in range(3):  # dropping a key can make its parent invalid (a range without its high), so repeat
+        for err in exc.errors():
+            *parents, last = err["loc"] or [None]
+            if not isinstance(last, str) or err["type"] == "missing":
+                return []  # removing a list item would shift its siblings' indices; a required key stays missing
+            node: Any = trimmed
+            for part in parents:
+                node = node[part]
+            node.pop(last, None)
+        try:
+            spec = StudySpec.model_validate(trimmed)
+        except ValidationError as again:
+            exc = again
+            continue
+        seen = [path for path, _ in reported]
+        return [(path, msg) for path, msg in check_spec(spec)
+                if not any(path == p or path.startswith((p + ".", p + "[")) for p in seen)]
+    return []
+
+
+def _message(err: Any, loc: list[Any]) -> str:
+    """Pydantic's message in the spec's words: the rule, what would be valid, and the value given."""
+    kind, given = err["type"], err.get("input")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"unknown key; {hint}valid keys here: {', '.join(allowed)}" if allowed else "unknown key"
+    if kind == "missing":
+        return "required"
+    if kind in ("value_error", "assertion_error"):
+        return str(err.get("ctx", {}).get("error", err["msg"]))
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        keys = _allowed_keys(loc)
+        return "must be a mapping" + (f" of keys ({', '.join(keys)})" if keys else "") + f", got {_show(given)}"
+    if kind == "list_type":
+        return f"must be a list, got {_show(given)}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"must be a whole number, got {_show(given)}"
+    if kind in ("float_type", "float_parsing", "finite_number"):
+        return f"must be a finite number, got {_show(given)}"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"must be true or false, got {_show(given)}"
+    if kind in ("string_type",):
+        return f"must be a string, got {_show(given)}"
+    if kind == "literal_error":
+        return f"must be {err['ctx']['expected']}, got {_show(given)}"
+    msg = err["msg"].replace("Input should be", "must be", 1)
+    return f"{msg}, got {_show(given)}" if "input" in err else msg
+
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it, short enough for one line."""
+    if isinstance(value, dict):
+        return "a mapping" if value else "an empty mapping"
+    text = repr(value)
+    if isinstance(value, list) and len(text) > 60:
+        return f"a list of {len(value)} items"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _format_loc(loc: list[Any]) -> str:

@@ -99,13 +99,21 @@ class TaskSpec(_Strict):
                 "give exactly one of builtin (a builtin task name), entrypoint ('module:function' returning a "
                 f"Task) or train ('module:function' running your own loop); got {given or 'none'}"
             )
-        for key in ("entrypoint", "train"):
-            ref = getattr(self, key)
-            if ref and not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", ref):
-                raise ValueError(f"{key} must look like 'package.module:function', got {ref!r}")
-        if not re.match(r"^(auto|cpu|cuda(:\d+)?|mps)$", self.device):
-            raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
         return self
+
+    @field_validator("entrypoint", "train")
+    @classmethod
+    def _ref(cls, v: str | None) -> str | None:
+        if v and not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", v):
+            raise ValueError(f"must look like 'package.module:function', got {v!r}")
+        return v
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if not re.match(r"^(auto|cpu|cuda(:\d+)?|mps)$", v):
+            raise ValueError(f"must be auto, cpu, cuda, cuda:N or mps, got {v!r}")
+        return v
 
 
 class LayerwiseSpec(_Strict):

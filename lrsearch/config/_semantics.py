@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -155,6 +156,7 @@ def _check_schedule(path: str, sched: ScheduleSpec) -> list[Problem]:
 
 def _check_ratios(spec: StudySpec, groups: dict[str, GroupSpec], paths: dict[str, str]) -> list[Problem]:
     problems: list[Problem] = []
+    cycles: set[frozenset[str]] = set()
     for name, group in groups.items():
         ref = group.lr.ratio_of if group.lr is not None else None
         if ref is None:
@@ -165,7 +167,12 @@ def _check_ratios(spec: StudySpec, groups: dict[str, GroupSpec], paths: dict[str
         chain, cur = [name], ref
         while cur is not None and cur in groups:
             if cur in chain:
-                problems.append((f"{paths[name]}.lr.ratio_of", "ratio_of forms a cycle: " + " -> ".join([*chain, cur])))
+                # Report each cycle once, at its first group; groups leading into it are reported there.
+                cycle = chain[chain.index(cur):]
+                if frozenset(cycle) not in cycles:
+                    cycles.add(frozenset(cycle))
+                    problems.append((f"{paths[cycle[0]]}.lr.ratio_of", "ratio_of forms a cycle: "
+                                     + " -> ".join([*cycle, cur]) + "; one group of the cycle needs an absolute lr"))
                 break
             chain.append(cur)
             nxt = groups[cur].lr
@@ -179,8 +186,15 @@ def _numeric(path: str, dim: Dim, *, low: float | None = None, high: float | Non
         return []
     problems = []
     for v in dim.values():
+        if isinstance(v, list):
+            problems.append((path, f"must be a number, got the list {v!r}; write {{choices: {v!r}}} to search "
+                             "among these values, or {low: ..., high: ...} for a range"))
+            continue
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             problems.append((path, f"must be a number, got {v!r}"))
+            continue
+        if not math.isfinite(v):
+            problems.append((path, f"must be a finite number, got {v!r}"))
             continue
         if integer and float(v) != int(v):
             problems.append((path, f"must be a whole number, got {v!r}"))
@@ -191,4 +205,6 @@ def _numeric(path: str, dim: Dim, *, low: float | None = None, high: float | Non
             hi = "" if high is None else (f"< {high:g}" if high_open else f"<= {high:g}")
             rule = " and ".join(x for x in (lo, hi) if x)
             problems.append((path, f"must be {rule}, got {v!r}" + (f" ({why})" if why else "")))
+    if integer and dim.step is not None and float(dim.step) != int(dim.step):
+        problems.append((path, f"step must be a whole number, got {dim.step:g}"))
     return problems

@@ -78,6 +78,7 @@ class Progress:
         self.tty = bool(stream and stream.isatty())
         self.started = time.monotonic()
         self.last_line = 0.0
+        self.last_text = ""
         self.done_at_start = self._finished()
 
     def _finished(self) -> int:
@@ -106,7 +107,10 @@ class Progress:
         if self.tty:
             self.stream.write("\r\033[K" + line)
             self.stream.flush()
-        elif force or time.monotonic() - self.last_line > 5 or (outcome is not None and outcome.state == "FAIL"):
+        elif line != self.last_text and (
+            force or time.monotonic() - self.last_line > 5 or (outcome is not None and outcome.state == "FAIL")
+        ):
+            self.last_text = line
             self.stream.write(line + "\n")
             self.stream.flush()
             self.last_line = time.monotonic()

@@ -98,7 +98,7 @@ def _build(width: int, backbone: dict[str, Tensor]) -> DigitsCNN:
 
 
 def digits_transfer(
-    labels_per_class: int = 20,
+    labels_per_class: int = 10,
     pretrain_epochs: int = 30,
     width: int = 16,
     cache_dir: str | None = None,
