@@ -31,13 +31,36 @@ def load_spec(path: str | os.PathLike[str]) -> StudySpec:
     except OSError as exc:
         raise SpecError([("", f"cannot read {path}: {exc.strerror}")], source=str(path)) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError([("", f"YAML syntax error at {where}{problem}")], source=str(path)) from None
+        raise SpecError([("", _yaml_message(exc))], source=str(path)) from None
     return parse_spec(data, source=str(path), base_dir=path.resolve().parent)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys; a spec with ``schedule:`` twice is a mistake, not an override."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                first = seen[key]
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {first.line + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    started = ""
+    if context and context_mark is not None and (mark is None or context_mark.line != mark.line):
+        started = f" ({context} started at line {context_mark.line + 1}, column {context_mark.column + 1})"
+    return f"YAML syntax error{where}: {problem}{started}"
 
 
 def parse_spec(data: Any, *, source: str | None = None, base_dir: Path | None = None) -> StudySpec:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,10 +61,17 @@ def _accepted(factory: Callable[..., Any]) -> list[str]:
     ]
 
 
+def unknown_name(kind: str, name: Any, known: list[str]) -> str:
+    """``unknown shape 'cosin'; did you mean 'cosine'? known: ...``"""
+    close = difflib.get_close_matches(str(name), known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown {kind} {name!r}; {hint}known: {', '.join(known)}"
+
+
 def check_options(kind: str, registry: dict[str, OptunaComponent], name: str, options: dict[str, Any]) -> list[tuple[str, str]]:
     """Problems with ``name``/``options`` as ``(field, message)``; empty when they would construct."""
     if name not in registry:
-        return [(f"{kind}.name", f"unknown {kind} {name!r}; known: {', '.join(registry)}")]
+        return [(f"{kind}.name", unknown_name(kind, name, list(registry)))]
     accepted = _accepted(registry[name].factory)
     problems = []
     for key in options:

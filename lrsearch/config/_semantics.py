@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from lrsearch.config._dims import Dim
-from lrsearch.config._optuna import PRUNERS, SAMPLERS, check_options
+from lrsearch.config._optuna import PRUNERS, SAMPLERS, check_options, unknown_name
 from lrsearch.config._schema import GroupSpec, ScheduleSpec, StudySpec
 
 Problem = tuple[str, str]
@@ -63,7 +63,7 @@ def _check_optimizer(path: str, names: list[str], options: dict[str, Any], base:
         try:
             get_optimizer_info(name)
         except Exception:
-            problems.append((path, f"unknown optimizer {name!r}; known: {', '.join(optimizer_names())}"))
+            problems.append((path, unknown_name("optimizer", name, optimizer_names())))
             continue
         for msg in validate_options(name, options):
             problems.append((f"{base}.options", msg))
@@ -131,10 +131,10 @@ def _check_schedule(path: str, sched: ScheduleSpec) -> list[Problem]:
     known = shape_names()
     for shape in shapes:
         if shape not in known:
-            problems.append((f"{path}.shape", f"unknown shape {shape!r}; known: {', '.join(known)}"))
+            problems.append((f"{path}.shape", unknown_name("shape", shape, known)))
     for shape, params in sched.params.items():
         if shape not in known:
-            problems.append((f"{path}.params.{shape}", f"unknown shape; known: {', '.join(known)}"))
+            problems.append((f"{path}.params.{shape}", unknown_name("shape", shape, known)))
             continue
         if shape not in shapes:
             problems.append((f"{path}.params.{shape}", f"parameters for {shape!r}, which is not among the shapes ({', '.join(shapes)})"))

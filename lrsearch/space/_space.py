@@ -67,7 +67,7 @@ class _Walk:
         self.trial = trial
         self.dimensions: dict[str, Dimension] = {}
         self.params: dict[str, Any] = {}
-        self.conditions: list[str] = []
+        self.conditions: list[str | None] = []
 
     @property
     def listing(self) -> bool:
@@ -79,7 +79,7 @@ class _Walk:
             value = dim.fixed_value()
             return int(value) if integer and isinstance(value, float) and value.is_integer() else value
         if self.listing:
-            cond = " and ".join(self.conditions) or None
+            cond = " and ".join(c for c in self.conditions if c) or None
             if name not in self.dimensions:
                 self.dimensions[name] = Dimension(name, dist, cond)
             return dim.fixed_value()
@@ -93,6 +93,13 @@ class _Walk:
     def branches(self, name: str, dim: Dim, chosen: Any) -> list[Any]:
         """The values of a categorical to walk into: all of them when listing, the chosen one when sampling."""
         return [str(v) for v in dim.values()] if self.listing and dim.choices is not None else [chosen]
+
+
+def _among(param: str, having: list[str], choices: list[str]) -> str | None:
+    """The condition for a setting that only the optimizers ``having`` take; None when every choice does."""
+    if set(having) >= set(choices):
+        return None
+    return f"{param} == {having[0]}" if len(having) == 1 else f"{param} in {{{', '.join(having)}}}"
 
 
 def _suggest(trial: optuna.trial.BaseTrial, name: str, dist: BaseDistribution) -> Any:
@@ -197,21 +204,23 @@ class SearchSpace:
             lr_parts[g] = (None, float(w.value(f"{g}.lr", group.lr)))
         momentum: float | None = None
         betas: tuple[float, float] | None = None
-        for name in w.branches(opt_param, opt_dim, opt_name):
-            info = get_optimizer_info(name)
-            cond = f"{opt_param} == {name}" if opt_dim.choices is not None else None
-            if cond:
-                w.conditions.append(cond)
-            if info.has_momentum and (name == opt_name or w.listing):
-                default = DEFAULT_MOMENTUM.get(name, 0.0)
-                m = float(w.value(f"{g}.momentum", group.momentum)) if group.momentum is not None else default
-                momentum = m if name == opt_name else momentum
-            if info.has_betas and (name == opt_name or w.listing):
-                b1 = float(w.value(f"{g}.beta1", group.beta1)) if group.beta1 is not None else DEFAULT_BETAS[0]
-                b2 = float(w.value(f"{g}.beta2", group.beta2)) if group.beta2 is not None else DEFAULT_BETAS[1]
-                betas = (b1, b2) if name == opt_name else betas
-            if cond:
-                w.conditions.pop()
+        # momentum/betas are active for whichever of the optimizer choices have them: listing walks every
+        # choice (conditions say which), sampling only the chosen one.
+        choices = [str(v) for v in opt_dim.values()] if not opt_dim.is_fixed else [opt_name]
+        infos = {name: get_optimizer_info(name) for name in w.branches(opt_param, opt_dim, opt_name)}
+        with_momentum = [n for n in choices if get_optimizer_info(n).has_momentum]
+        with_betas = [n for n in choices if get_optimizer_info(n).has_betas]
+        if any(infos[n].has_momentum for n in infos):
+            w.conditions.append(_among(opt_param, with_momentum, choices))
+            default = DEFAULT_MOMENTUM.get(opt_name, 0.0)
+            momentum = float(w.value(f"{g}.momentum", group.momentum)) if group.momentum is not None else default
+            w.conditions.pop()
+        if any(infos[n].has_betas for n in infos):
+            w.conditions.append(_among(opt_param, with_betas, choices))
+            b1 = float(w.value(f"{g}.beta1", group.beta1)) if group.beta1 is not None else DEFAULT_BETAS[0]
+            b2 = float(w.value(f"{g}.beta2", group.beta2)) if group.beta2 is not None else DEFAULT_BETAS[1]
+            betas = (b1, b2)
+            w.conditions.pop()
         decay = None
         if group.layerwise is not None:
             decay = float(w.value(f"{g}.decay", group.layerwise.decay))
@@ -234,7 +243,7 @@ class SearchSpace:
         shape = str(w.value(f"{prefix}.shape", spec.shape))
         params: dict[str, Any] = {}
         for name in w.branches(f"{prefix}.shape", spec.shape, shape):
-            cond = f"{prefix}.shape == {name}" if spec.shape.choices is not None else None
+            cond = f"{prefix}.shape == {name}" if not spec.shape.is_fixed else None
             if cond:
                 w.conditions.append(cond)
             declared = get_shape(name).params

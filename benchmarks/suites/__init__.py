@@ -1,0 +1,1 @@
+"""One module per suite. Each defines ``TITLE``, ``DEFAULT`` (run by default) and ``run(quick: bool) -> Result``."""
