@@ -15,6 +15,7 @@ Problem = tuple[str, str]
 
 def check_spec(spec: StudySpec) -> list[Problem]:
     problems: list[Problem] = []
+    problems += _check_task(spec)
     problems += check_options("sampler", SAMPLERS, spec.sampler.name, spec.sampler.options)
     problems += check_options("pruner", PRUNERS, spec.pruner.name, spec.pruner.options)
     if spec.pruner.name == "wilcoxon":
@@ -47,6 +48,20 @@ def check_spec(spec: StudySpec) -> list[Problem]:
         problems += _check_schedule(sched_path, block.schedule)
     problems += _check_ratios(spec, all_groups, seen)
     return problems
+
+
+def _check_task(spec: StudySpec) -> list[Problem]:
+    """A builtin task's name and options (registry lookups; user entrypoints are imported by preflight)."""
+    from lrsearch.tasks import builtin_task, builtin_task_names
+
+    name = spec.task.builtin
+    if name is None:
+        return []
+    if name not in builtin_task_names():
+        return [("task.builtin", unknown_name("task", name, builtin_task_names()))]
+    accepted = list(builtin_task(name).options)
+    return [(f"task.options.{key}", f"task {name!r} has no option {key!r}; options: {', '.join(accepted) or 'none'}")
+            for key in spec.task.options if key not in accepted]
 
 
 def _optimizer_choices(dim: Dim) -> list[str]:

@@ -223,7 +223,7 @@ class SearchSpace:
             w.conditions.pop()
         decay = None
         if group.layerwise is not None:
-            decay = float(w.value(f"{g}.decay", group.layerwise.decay))
+            decay = float(w.value(f"{g}.layer_decay", group.layerwise.decay))
         return GroupConfig(
             name=g,
             lr=0.0,  # resolved once every group is known

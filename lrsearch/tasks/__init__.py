@@ -12,6 +12,7 @@ from lrsearch.tasks._registry import (
     check_entrypoint,
     clear_task_cache,
     describe_tasks,
+    load_entrypoint,
     load_task,
     register_task,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "clear_task_cache",
     "cross_entropy",
     "describe_tasks",
+    "load_entrypoint",
     "load_task",
     "register_task",
 ]

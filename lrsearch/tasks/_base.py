@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
@@ -40,7 +39,7 @@ class Split:
         return self.x[index], self.y[index]
 
 
-Data = Union[Split, Dataset]
+Data = Split | Dataset
 
 
 def cross_entropy(outputs: Tensor, targets: Tensor) -> Tensor:

@@ -62,7 +62,7 @@ def stratified_split(labels: Tensor, fractions: tuple[float, ...], seed: int) ->
         members = members[torch.randperm(len(members), generator=generator)]
         bounds = [round(len(members) * sum(fractions[: i + 1]) / total) for i in range(len(fractions))]
         start = 0
-        for part, end in zip(parts, bounds):
+        for part, end in zip(parts, bounds, strict=True):
             part.append(members[start:end])
             start = end
     return [torch.cat(part).sort().values for part in parts]

@@ -119,6 +119,11 @@ def check_entrypoint(ref: str, field: str = "task.entrypoint") -> str | None:
     return None
 
 
+def load_entrypoint(ref: str, field: str = "task.train") -> Callable[..., Any]:
+    """Import ``package.module:function`` (a user's own training function) and return it."""
+    return _resolve(ref, field)
+
+
 def describe_tasks() -> str:
     """The builtin tasks, their descriptions and options with defaults, for ``lrsearch tasks``."""
     lines = []
