@@ -35,6 +35,12 @@ def validate(args: argparse.Namespace) -> int:
     dims = SearchSpace(spec).dimensions()
     groups = [g.name for _, b in spec.blocks() for g in b.groups]
     task = spec.task.builtin or spec.task.entrypoint or spec.task.train
+    model = preflight(spec, args.spec) if args.model else None
+    if not args.model and (spec.task.entrypoint or spec.task.train):
+        from lrsearch.tasks import load_entrypoint
+
+        ref = spec.task.entrypoint or spec.task.train
+        load_entrypoint(ref, "task.entrypoint" if spec.task.entrypoint else "task.train")
     print(f"{args.spec}: valid")
     print(f"  study {spec.name!r}, storage {redact(spec.storage or '')}")
     print(f"  task {task}, objective {spec.objective.direction} {spec.objective.metric}, "
@@ -42,7 +48,6 @@ def validate(args: argparse.Namespace) -> int:
     print(f"  {len(groups)} group(s): {', '.join(groups)}; {len(dims)} searched dimension(s)")
     print(f"  sampler {spec.sampler.name}, pruner {spec.pruner.name}")
     if args.model:
-        model = preflight(spec, args.spec)
         if model is None:
             print("  own training loop: the model is built inside task.train; groups are checked when it runs")
         else:
@@ -54,6 +59,10 @@ def validate(args: argparse.Namespace) -> int:
             for opt in config.optimizers:
                 for line in describe_groups(model, opt).splitlines():
                     print("    " + line)
+            from lrsearch.keras import describe_names  # a Keras model: each Keras name and its torch parameter
+
+            for line in describe_names(model).splitlines():
+                print("    " + line)
     return 0
 
 

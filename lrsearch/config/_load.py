@@ -31,7 +31,7 @@ def load_spec(path: str | os.PathLike[str]) -> StudySpec:
     except OSError as exc:
         raise SpecError([("", f"cannot read {path}: {exc.strerror}")], source=str(path)) from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise SpecError([("", _yaml_message(exc))], source=str(path)) from None
     return parse_spec(data, source=str(path), base_dir=path.resolve().parent)
@@ -43,6 +43,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, yaml.Mark] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # ``<<: *anchor`` may be overridden by design
+                continue
             key = self.construct_object(key_node, deep=True)
             if isinstance(key, (str, int, float, bool)) and key in seen:
                 first = seen[key]
@@ -65,6 +67,8 @@ def _yaml_message(exc: yaml.YAMLError) -> str:
 
 def parse_spec(data: Any, *, source: str | None = None, base_dir: Path | None = None) -> StudySpec:
     """Validate a spec given as plain data (a parsed YAML mapping)."""
+    if data is None:
+        raise SpecError([("", "the spec is empty; it needs at least name, budget, task and groups")], source)
     if not isinstance(data, dict):
         raise SpecError([("", f"the spec must be a mapping of keys (name, budget, task, ...), got {type(data).__name__}")], source)
     try:
@@ -91,10 +95,19 @@ def resolve_storage(url: str | None, base_dir: Path | None) -> str:
     return url
 
 
+RESUMABLE_KEYS = ("budget", "storage", "description", "confirm", "sampler", "pruner")
+
+
 def spec_hash(spec: StudySpec) -> str:
-    """A hash of what defines the search space; budget, storage and description may change between runs."""
-    data = spec.model_dump(mode="json", exclude={"budget", "storage", "description", "confirm"})
+    """A hash of what makes trials comparable: the search space, task, objective and epochs.
+
+    What may change when a study is resumed: budget (but epochs), storage, description, confirm, the sampler and
+    pruner (they decide which configs run, not what a config means), and where a trial runs (device, threads).
+    """
+    data = spec.model_dump(mode="json", exclude=set(RESUMABLE_KEYS))
     data["epochs"] = spec.budget.epochs
+    for key in ("device", "threads"):
+        data["task"].pop(key, None)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -117,10 +130,13 @@ def _checks_without(data: dict[str, Any], exc: ValidationError, reported: list[t
             *parents, last = err["loc"] or [None]
             if not isinstance(last, str) or err["type"] == "missing":
                 return []  # removing a list item would shift its siblings' indices; a required key stays missing
-            node: Any = trimmed
-            for part in parents:
-                node = node[part]
-            node.pop(last, None)
+            try:
+                node: Any = trimmed
+                for part in parents:
+                    node = node[part]
+                node.pop(last, None)
+            except (KeyError, IndexError, TypeError, AttributeError):
+                return []
         try:
             spec = StudySpec.model_validate(trimmed)
         except ValidationError as again:

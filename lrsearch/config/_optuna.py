@@ -63,7 +63,7 @@ def _accepted(factory: Callable[..., Any]) -> list[str]:
 
 def unknown_name(kind: str, name: Any, known: list[str]) -> str:
     """``unknown shape 'cosin'; did you mean 'cosine'? known: ...``"""
-    close = difflib.get_close_matches(str(name), known, n=1)
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.7)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return f"unknown {kind} {name!r}; {hint}known: {', '.join(known)}"
 

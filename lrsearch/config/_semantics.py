@@ -46,6 +46,12 @@ def check_spec(spec: StudySpec) -> list[Problem]:
                 problems += _check_schedule(f"{path}.schedule", group.schedule)
         sched_path = f"{base}.schedule" if many else "schedule"
         problems += _check_schedule(sched_path, block.schedule)
+    if many:
+        # schedule.<optimizer>.* and schedule.<group>.* share one namespace of parameter names
+        for key, _ in blocks:
+            if key in all_groups:
+                problems.append((f"optimizers.{key}", f"an optimizer and a group are both named {key!r}; "
+                                 "rename one (their schedule parameters would share the name schedule." + key + ".*)"))
     problems += _check_ratios(spec, all_groups, seen)
     return problems
 

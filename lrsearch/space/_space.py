@@ -206,16 +206,16 @@ class SearchSpace:
         betas: tuple[float, float] | None = None
         # momentum/betas are active for whichever of the optimizer choices have them: listing walks every
         # choice (conditions say which), sampling only the chosen one.
+        walked = [get_optimizer_info(n) for n in w.branches(opt_param, opt_dim, opt_name)]
         choices = [str(v) for v in opt_dim.values()] if not opt_dim.is_fixed else [opt_name]
-        infos = {name: get_optimizer_info(name) for name in w.branches(opt_param, opt_dim, opt_name)}
         with_momentum = [n for n in choices if get_optimizer_info(n).has_momentum]
         with_betas = [n for n in choices if get_optimizer_info(n).has_betas]
-        if any(infos[n].has_momentum for n in infos):
+        if any(info.has_momentum for info in walked):
             w.conditions.append(_among(opt_param, with_momentum, choices))
             default = DEFAULT_MOMENTUM.get(opt_name, 0.0)
             momentum = float(w.value(f"{g}.momentum", group.momentum)) if group.momentum is not None else default
             w.conditions.pop()
-        if any(infos[n].has_betas for n in infos):
+        if any(info.has_betas for info in walked):
             w.conditions.append(_among(opt_param, with_betas, choices))
             b1 = float(w.value(f"{g}.beta1", group.beta1)) if group.beta1 is not None else DEFAULT_BETAS[0]
             b2 = float(w.value(f"{g}.beta2", group.beta2)) if group.beta2 is not None else DEFAULT_BETAS[1]

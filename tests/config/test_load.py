@@ -53,10 +53,26 @@ def test_yaml_errors_give_line_and_column(tmp_path: Path, text: str, where: str,
     assert what in message
 
 
-@pytest.mark.parametrize(("text", "got"), [("", "NoneType"), ("- a\n- b\n", "list"), ("just text\n", "str")])
+def test_yaml_anchors_and_merge_keys_still_work(tmp_path: Path) -> None:
+    spec = load_spec(write(tmp_path, (
+        "name: t\nbudget: {trials: 2, epochs: 2}\ntask: {builtin: digits}\n"
+        "groups:\n"
+        "  - {name: head, params: [head.*], lr: &lr {low: 0.001, high: 0.1, log: true}}\n"
+        "  - name: backbone\n    rest: true\n    lr:\n      <<: *lr\n      high: 0.01\n"
+    )))
+    assert (spec.groups[1].lr.low, spec.groups[1].lr.high, spec.groups[1].lr.log) == (0.001, 0.01, True)
+
+
+@pytest.mark.parametrize(("text", "got"), [("- a\n- b\n", "list"), ("just text\n", "str")])
 def test_spec_must_be_a_mapping(tmp_path: Path, text: str, got: str) -> None:
     [(_, message)] = load_problems(write(tmp_path, text))
     assert message == f"the spec must be a mapping of keys (name, budget, task, ...), got {got}"
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n"])
+def test_empty_spec(tmp_path: Path, text: str) -> None:
+    assert load_problems(write(tmp_path, text)) == [
+        ("", "the spec is empty; it needs at least name, budget, task and groups")]
 
 
 def test_missing_file_is_a_user_error(tmp_path: Path) -> None:
@@ -228,8 +244,13 @@ def test_spec_hash_ignores_budget_storage_and_description() -> None:
         spec_data(storage="sqlite:////elsewhere.db"),
         spec_data(description="a note"),
         spec_data(confirm={"top": 5, "seeds": 2}),
+        spec_data(sampler={"name": "random", "seed": 7}),
+        spec_data(pruner={"name": "none"}),
     ):
         assert spec_hash(parse_spec(changed)) == base
+    moved = spec_data()
+    moved["task"] = {**moved["task"], "device": "cuda:0", "threads": 4}
+    assert spec_hash(parse_spec(moved)) == base
 
 
 def test_spec_hash_changes_with_the_search_space() -> None:

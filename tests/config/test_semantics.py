@@ -20,7 +20,7 @@ def with_groups(*groups: dict, **top: object) -> dict:
 @pytest.mark.parametrize(
     ("data", "path", "kind", "given", "suggestion", "known"),
     [
-        (spec_data(sampler={"name": "tpx"}), "sampler.name", "sampler", "tpx", "tpe", list(SAMPLERS)),
+        (spec_data(sampler={"name": "random_"}), "sampler.name", "sampler", "random_", "random", list(SAMPLERS)),
         (spec_data(pruner={"name": "medain"}), "pruner.name", "pruner", "medain", "median", list(PRUNERS)),
         (spec_data(optimizer={"name": "adamm"}), "optimizer.name", "optimizer", "adamm", "adam", optimizer_names()),
         (spec_data(schedule={"shape": "cosin"}), "schedule.shape", "shape", "cosin", "cosine", shape_names()),

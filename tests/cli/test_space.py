@@ -1,0 +1,58 @@
+"""``lrsearch space``: every dimension with its distribution and condition, and their count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lrsearch.config import load_spec
+from lrsearch.space import SearchSpace
+from tests.cli.forked import REPO, CliResult, run_cli
+
+STUDIES = sorted((REPO / "studies").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[Path, CliResult]:
+    broken = REPO / "tests" / "specs" / "unknown_optimizer.yaml"
+    paths = [*STUDIES, broken]
+    return dict(zip(paths, run_cli([["space", str(p)] for p in paths]), strict=True))
+
+
+def test_quickstart_space(results: dict[Path, CliResult]) -> None:
+    result = results[REPO / "studies" / "quickstart.yaml"]
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert rows[0] == ["dimension", "distribution", "active", "when"]
+    table = {row[0]: " ".join(row[1:]) for row in rows[1:-1]}
+    assert table == {
+        "opt.name": "categorical {sgd, adamw} always",
+        "head.lr": "float log [0.001, 0.3] always",
+        "head.weight_decay": "float log [1e-06, 0.01] always",
+        "schedule.head.shape": "categorical {constant, cosine, onecycle, wsd} always",
+        "schedule.head.warmup": "float [0, 0.2] always",
+        "backbone.lr_ratio": "float log [0.03, 3] always",
+        "backbone.momentum": "float [0.8, 0.98] opt.name == sgd",
+        "schedule.backbone.shape": "categorical {constant, cosine, onecycle, wsd} always",
+        "schedule.backbone.warmup": "float [0, 0.2] always",
+    }
+    assert result.stdout.splitlines()[-1] == "9 dimensions (8 always active, 1 conditional)"
+
+
+@pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.name)
+def test_space_lists_every_dimension_of_every_study(results: dict[Path, CliResult], path: Path) -> None:
+    result = results[path]
+    assert result.returncode == 0, result.stderr
+    dims = SearchSpace(load_spec(path)).dimensions()
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines[1:-1]] == [d.name for d in dims]
+    for line, dim in zip(lines[1:-1], dims, strict=True):
+        assert line.rstrip().endswith(dim.condition or "always")
+    assert lines[-1].startswith(f"{len(dims)} dimensions (")
+
+
+def test_space_of_a_broken_spec_exits_2(results: dict[Path, CliResult]) -> None:
+    result = results[REPO / "tests" / "specs" / "unknown_optimizer.yaml"]
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "optimizer.name: unknown optimizer 'adamx'" in result.stderr
