@@ -1,0 +1,177 @@
+"""``lrsearch export | compare | best | replay | confirm``: using what the studies found."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from lrsearch.cli._common import add_study_source, quiet_optuna, study_source
+from lrsearch.errors import LrsearchError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write a study's trials (and curves) to CSV or Parquet",
+                       description="Write one row per trial (state, objective, duration, epochs, every parameter "
+                                   "under its stable name, confirmed scores) and optionally the per-epoch, per-group "
+                                   "curves. The extension (.csv, .parquet) picks the format.")
+    add_study_source(p)
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="trials file: .csv or .parquet")
+    p.add_argument("--curves", metavar="FILE", help="also write the curves (long format) to this .csv or .parquet")
+    p.set_defaults(func=export)
+
+    p = sub.add_parser("compare", help="compare studies: best value, cost, epochs to near-best, confirmed scores",
+                       description="Compare studies side by side. STUDY is a study file, or a study name in "
+                                   "--storage.")
+    p.add_argument("studies", nargs="+", metavar="STUDY", help="study files (.yaml) or study names in --storage")
+    p.add_argument("--storage", help="storage URL for studies given by name")
+    p.add_argument("--budget", type=int, metavar="EPOCHS",
+                   help="also compare the best value each study reached within this many epochs consumed")
+    p.set_defaults(func=compare)
+
+    p = sub.add_parser("best", help="the best trial: summary, fixed study YAML (-o), plain-PyTorch snippet (--python)",
+                       description="Show the best trial (the top confirmed one when confirmation runs exist), and "
+                                   "write it as a study YAML with every searched setting fixed and/or as a Python "
+                                   "file in plain PyTorch.")
+    add_study_source(p)
+    p.add_argument("--trial", type=int, metavar="N", help="use trial N instead of the best")
+    p.add_argument("--by", choices=["auto", "search", "confirmed"], default="auto",
+                   help="auto (default): the best confirmed mean if confirmation runs exist, else the search score")
+    p.add_argument("-o", "--output", metavar="best.yaml", help="write the fixed study YAML here")
+    p.add_argument("--python", metavar="snippet.py", help="write the plain-PyTorch snippet here")
+    p.set_defaults(func=best)
+
+    p = sub.add_parser("replay", help="retrain a recorded trial and compare its objective epoch by epoch",
+                       description="Retrain a trial's config with its seed and thread count, and compare the "
+                                   "objective per epoch with what was recorded. Exit 0 if every epoch agrees within "
+                                   "--tolerance, 1 if not.")
+    add_study_source(p)
+    p.add_argument("--trial", type=int, required=True, metavar="N", help="the trial to replay (COMPLETE or PRUNED)")
+    p.add_argument("--tolerance", type=float, default=None, metavar="T",
+                   help="largest accepted |recorded - replayed| per epoch (default 1e-6)")
+    p.add_argument("--device", help="train on this device instead of the spec's (cpu, cuda:0, ...)")
+    p.set_defaults(func=replay)
+
+    p = sub.add_parser("confirm", help="retrain the top configs with fresh seeds, score them on the test split",
+                       description="Retrain the top K configs (by search score) with S fresh seeds each, score "
+                                   "them on the task's held-out test split, store every run and rank by the mean.")
+    add_study_source(p)
+    p.add_argument("--top", type=int, metavar="K", help="configs to confirm (default: the spec's confirm.top, else 3)")
+    p.add_argument("--seeds", type=int, metavar="S", help="seeds per config (default: confirm.seeds, else 3)")
+    p.add_argument("--device", help="train on this device instead of the spec's")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=confirm)
+
+
+def export(args: argparse.Namespace) -> int:
+    from lrsearch.results import curves_frame, trials_frame, write_frame
+    from lrsearch.results._dtypes import frame_format
+
+    quiet_optuna()
+    frame_format(args.output, "-o")
+    if args.curves:
+        frame_format(args.curves, "--curves")
+    url, name, _ = study_source(args)
+    trials = trials_frame(url, name)
+    path = write_frame(trials, args.output, "-o")
+    print(f"wrote {len(trials)} trials x {trials.shape[1]} columns of study {name!r} to {path}")
+    if args.curves:
+        curves = curves_frame(url, name)
+        path = write_frame(curves, args.curves, "--curves")
+        print(f"wrote {len(curves)} curve rows x {curves.shape[1]} columns to {path}")
+    return 0
+
+
+def _compare_sources(args: argparse.Namespace) -> list[tuple[str, str]]:
+    from lrsearch.config import load_spec, resolve_storage
+
+    sources = []
+    url = resolve_storage(args.storage, Path.cwd()) if args.storage else None
+    for item in args.studies:
+        if item.endswith((".yaml", ".yml")) or Path(item).is_file():
+            spec = load_spec(item)
+            assert spec.storage is not None
+            sources.append((url or spec.storage, spec.name))
+        elif url is None:
+            raise LrsearchError(f"{item!r} is not a study file; to name a stored study, give --storage URL")
+        else:
+            sources.append((url, item))
+    return sources
+
+
+def compare(args: argparse.Namespace) -> int:
+    from lrsearch.results import compare_studies, format_comparison
+
+    quiet_optuna()
+    if args.budget is not None and args.budget < 1:
+        raise LrsearchError(f"--budget is a number of epochs >= 1, got {args.budget}")
+    print(format_comparison(compare_studies(_compare_sources(args), budget=args.budget)))
+    return 0
+
+
+def best(args: argparse.Namespace) -> int:
+    from lrsearch.results import best_snippet, best_trial, best_yaml, format_ranking
+    from lrsearch.results._compare import fmt_confirmed, fmt_value
+    from lrsearch.runner import describe_config
+
+    quiet_optuna()
+    for option, value, suffixes in (("-o", args.output, (".yaml", ".yml")), ("--python", args.python, (".py",))):
+        if value and not value.endswith(suffixes):
+            raise LrsearchError(f"{option} {value!r}: expected a {' or '.join(suffixes)} file")
+    url, name, _ = study_source(args)
+    chosen = best_trial(url, name, trial=args.trial, by=args.by)
+    spec = chosen.handle.spec
+    why = {"search": "best search score", "confirmed": "best confirmed mean", "--trial": "chosen with --trial"}
+    print(f"study {name!r}: trial #{chosen.number} ({why[chosen.chosen_by]}), search "
+          f"{spec.objective.metric} = {fmt_value(chosen.value)}")
+    ranking = chosen.confirmed
+    mine = ranking[ranking["number"] == chosen.number]
+    if not mine.empty:
+        row = mine.iloc[0]
+        print(f"  confirmed {row['metric']} = {fmt_confirmed(row['mean'], row['sd'], int(row['n']))}, "
+              f"rank {int(row['rank'])} of {len(ranking)}")
+    for line in describe_config(chosen.config):
+        print(line)
+    if not ranking.empty:
+        print("confirmed ranking (held-out test split, fresh seeds):")
+        print("\n".join("  " + line for line in format_ranking(chosen.handle, ranking).splitlines()))
+    if args.output:
+        Path(args.output).write_text(best_yaml(chosen))
+        print(f"wrote {args.output}: run it with lrsearch run {args.output}")
+    if args.python:
+        Path(args.python).write_text(best_snippet(chosen, module=Path(args.python).stem))
+        print(f"wrote {args.python}: plain PyTorch, no lrsearch import")
+    return 0
+
+
+def replay(args: argparse.Namespace) -> int:
+    from lrsearch.results import format_replay, replay_trial
+    from lrsearch.results._replay import DEFAULT_TOLERANCE
+
+    quiet_optuna()
+    url, name, _ = study_source(args)
+    tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
+    result = replay_trial(url, name, args.trial, tolerance=tolerance, device=args.device)
+    print(format_replay(result))
+    return 0 if result.ok else 1
+
+
+def confirm(args: argparse.Namespace) -> int:
+    from lrsearch.results import confirm_top, format_ranking, open_readonly
+
+    quiet_optuna()
+    url, name, _ = study_source(args)
+    handle = open_readonly(url, name)
+    settings = handle.spec.confirm
+    top = args.top if args.top is not None else settings.top if settings else 3
+    seeds = args.seeds if args.seeds is not None else settings.seeds if settings else 3
+    for option, value in (("--top", top), ("--seeds", seeds)):
+        if value < 1:
+            raise LrsearchError(f"{option} must be >= 1, got {value}")
+    handle.store.ensure_schema()
+    ranking = confirm_top(handle, top=top, seeds=seeds, progress=None if args.quiet else sys.stderr,
+                          device=args.device)
+    print(f"study {name!r}: confirmed ranking ({handle.spec.objective.metric} searched, "
+          f"{ranking['metric'].iloc[0]} on the held-out split)")
+    print(format_ranking(handle, ranking))
+    return 0

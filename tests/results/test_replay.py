@@ -1,0 +1,73 @@
+"""``lrsearch replay``: retraining a recorded trial on CPU reproduces its per-epoch objective exactly."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+
+from lrsearch.results import curves_frame, trials_frame
+from tests.conftest import run_cli
+from tests.results.conftest import Studies
+
+
+def replay_rows(stdout: str) -> list[tuple[int, float, float, float]]:
+    rows = []
+    for line in stdout.splitlines():
+        match = re.match(r"^\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+(\S+)$", line)
+        if match:
+            rows.append((int(match[1]), float(match[2]), float(match[3]), float(match[4])))
+    return rows
+
+
+def test_replay_of_a_complete_trial_reproduces_every_epoch(studies: Studies) -> None:
+    trials = trials_frame(studies.url, "alpha")
+    number = int(trials[trials["state"] == "COMPLETE"]["number"].iloc[-1])
+    proc = run_cli("replay", str(studies.alpha), "--trial", str(number))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = replay_rows(proc.stdout)
+    recorded = curves_frame(studies.url, "alpha").query(f"trial == {number}").groupby("epoch")["val_accuracy"].first()
+    assert [r[0] for r in rows] == [1, 2, 3]
+    for epoch, shown, replayed, diff in rows:
+        assert shown == round(recorded[epoch], 6) and replayed == shown and diff == 0
+    assert "reproduced: max |diff| 0 (tolerance 1e-06)" in proc.stdout
+    assert "on cpu/1t (recorded on cpu/1t)" in proc.stdout
+
+
+def test_replay_of_a_pruned_trial_stops_where_it_was_pruned(studies: Studies) -> None:
+    trials = trials_frame(studies.url, "beta")
+    pruned = trials[trials["state"] == "PRUNED"].iloc[0]
+    proc = run_cli("replay", "--storage", studies.url, "--study", "beta", "--trial", str(pruned["number"]))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [r[0] for r in replay_rows(proc.stdout)] == list(range(1, pruned["epochs_run"] + 1))
+    assert "(PRUNED)" in proc.stdout
+
+
+def test_replay_exits_1_when_the_record_differs(studies: Studies, tmp_path: Path) -> None:
+    """A record that training does not reproduce (here: edited by hand) fails the replay with exit code 1."""
+    for suffix in ("", "-wal", "-shm"):
+        if (studies.directory / f"results.db{suffix}").exists():
+            shutil.copy(studies.directory / f"results.db{suffix}", tmp_path / f"copy.db{suffix}")
+    trials = trials_frame(studies.url, "alpha")
+    number = int(trials[trials["state"] == "COMPLETE"]["number"].iloc[0])
+    with sqlite3.connect(tmp_path / "copy.db") as conn:
+        (metrics,) = conn.execute("SELECT metrics FROM lrsearch_epochs WHERE study_name='alpha' AND trial_number=? "
+                                  "AND epoch=2", (number,)).fetchone()
+        metrics = json.loads(metrics)
+        metrics["val_accuracy"] -= 0.01
+        conn.execute("UPDATE lrsearch_epochs SET metrics=? WHERE study_name='alpha' AND trial_number=? AND epoch=2",
+                     (json.dumps(metrics), number))
+    proc = run_cli("replay", "--storage", f"sqlite:///{tmp_path / 'copy.db'}", "--study", "alpha",
+                   "--trial", str(number))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    rows = replay_rows(proc.stdout)
+    assert [round(r[3], 6) for r in rows] == [0.0, 0.01, 0.0]
+    assert "NOT reproduced: max |diff| 0.01" in proc.stdout
+
+
+def test_replay_of_a_trial_that_does_not_exist(studies: Studies) -> None:
+    proc = run_cli("replay", str(studies.beta), "--trial", "42")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "study 'beta' has no trial #42; its trials are #0..#5" in proc.stderr
