@@ -59,7 +59,8 @@ def validate(args: argparse.Namespace) -> int:
             for opt in config.optimizers:
                 for line in describe_groups(model, opt).splitlines():
                     print("    " + line)
-            from lrsearch.keras import describe_names  # a Keras model: each Keras name and its torch parameter
+            # A Keras model: each Keras name (what the patterns match) and its torch parameter.
+            from lrsearch.keras import describe_names
 
             for line in describe_names(model).splitlines():
                 print("    " + line)

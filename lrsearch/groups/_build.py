@@ -8,6 +8,7 @@ from torch import nn
 
 from lrsearch.groups._assign import ResolvedGroup, check_unique_names, group_error, resolve_groups
 from lrsearch.groups._no_decay import no_decay_parameter_names, split_no_decay
+from lrsearch.keras import named_parameters  # Keras models: their parameters under Keras's names
 from lrsearch.space._trial_config import OptimizerConfig
 
 
@@ -17,7 +18,7 @@ def resolve_param_groups(model: nn.Module, opt_config: OptimizerConfig) -> list[
     Raises:
         GroupError: With every membership and ``weight_decay_exclude`` problem at once.
     """
-    named = list(model.named_parameters())
+    named = named_parameters(model)
     trainable = [n for n, p in named if p.requires_grad]
     frozen = [n for n, p in named if not p.requires_grad]
     groups, problems = resolve_groups(trainable, frozen, opt_config.groups)
@@ -46,7 +47,7 @@ def build_param_groups(model: nn.Module, opt_config: OptimizerConfig) -> list[di
     Order: the spec's groups in order, a layerwise group's layers by index, each ``.no_decay`` companion right
     after its group.
     """
-    params = dict(model.named_parameters())
+    params = dict(named_parameters(model))
     return [
         {
             "params": [params[n] for n in g.param_names],
@@ -71,7 +72,7 @@ def describe_groups(model: nn.Module, opt_config: OptimizerConfig, examples: int
     Raises:
         GroupError: As :func:`build_param_groups` does, so ``lrsearch validate --model`` shows the problems.
     """
-    params = dict(model.named_parameters())
+    params = dict(named_parameters(model))
     header = ("group", "tensors", "params", "lr", "lr scale", "wd", "frozen", "examples")
     rows = [header]
     total_tensors = total_elements = 0

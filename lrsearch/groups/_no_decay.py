@@ -11,6 +11,7 @@ from torch import nn
 
 from lrsearch.groups._assign import ResolvedGroup
 from lrsearch.groups._patterns import compile_pattern, example_names, format_names, quote
+from lrsearch.keras import named_parameters, no_decay_rule  # Keras names, Keras bias/norm layers
 
 NO_DECAY_SUFFIX = ".no_decay"
 
@@ -80,14 +81,15 @@ def no_decay_parameter_names(model: nn.Module, exclude: Sequence[str]) -> tuple[
     finds nothing is fine (a spec may be shared by models without norms); a pattern that matches nothing is a
     problem, since it is almost always a typo.
     """
-    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    named = [(n, p) for n, p in named_parameters(model) if p.requires_grad]
     ordered = [n for n, _ in named]
     trainable = set(ordered)
     names: set[str] = set()
     problems: list[str] = []
     for entry in exclude:
         if entry in NO_DECAY_RULES:
-            names |= NO_DECAY_RULES[entry][0](model, named) & trainable
+            rule = no_decay_rule(model, entry) or NO_DECAY_RULES[entry][0]
+            names |= rule(model, named) & trainable
             continue
         try:
             matches = compile_pattern(entry)
