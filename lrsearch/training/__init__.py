@@ -2,8 +2,9 @@
 
 from lrsearch.training._context import NullRecorder, Recorder, TrainFunction, TrialContext, TrialFailed
 from lrsearch.training._loop import evaluate, managed_train, resolve_device, seed_everything
+from lrsearch.training._own_loop import run_train_function
 
 __all__ = [
     "NullRecorder", "Recorder", "TrainFunction", "TrialContext", "TrialFailed", "evaluate", "managed_train",
-    "resolve_device", "seed_everything",
+    "resolve_device", "run_train_function", "seed_everything",
 ]

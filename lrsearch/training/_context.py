@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -53,24 +53,45 @@ class _Bound:
     key: str
     optimizer: torch.optim.Optimizer
     config: OptimizerConfig
+    model: nn.Module
     scheduler: Any = None
+    steps: int = 0  # optimizer.step() calls, counted by a post-step hook
 
 
 @dataclass
 class TrialContext:
     """What a training function gets: the sampled config, builders for its torch objects, and ``report``.
 
-    Own-loop use (``task: {train: my_pkg.mod:train}``)::
+    Own-loop use (``task: {train: my_pkg.mod:train}``; lrsearch seeds ``random``, numpy and torch with
+    ``ctx.seed`` and fixes the CPU thread count before calling it)::
 
         def train(ctx):
             model = MyNet().to(ctx.device)
             opt = ctx.optimizer(model)                      # param groups + optimizer, as sampled
             sched = ctx.scheduler(opt, steps_per_epoch=len(loader))
             for epoch in range(1, ctx.epochs + 1):
+                model.train()
                 ctx.freeze(epoch)                           # groups frozen for their first freeze_epochs
                 for x, y in loader:
                     ...; opt.step(); sched.step()
-                ctx.report(epoch, {"val_accuracy": acc})    # records curves; raises optuna.TrialPruned
+                metrics = {"val_accuracy": acc}
+                if ctx.evaluate_test and epoch == ctx.epochs:   # confirmation runs: held-out split too
+                    metrics["test_accuracy"] = test_acc
+                ctx.report(epoch, metrics)                  # records curves; raises optuna.TrialPruned
+
+    With several optimizers (``optimizers: {generator: ..., discriminator: ...}``) name each one:
+    ``ctx.optimizer("generator", g)``. Every optimizer of the study must be built before the first ``report``,
+    so that every group's effective values are recorded, as the managed loop records them.
+
+    Attributes:
+        config: The sampled, resolved :class:`TrialConfig`.
+        objective, direction: The metric ``report`` must include, and whether lower or higher is better.
+        device: The device this trial was given (``task.device``, or the worker's GPU).
+        options: ``task.options`` from the spec, for the training function's own settings.
+        batch_size: ``task.batch_size``.
+        evaluate_test: True in confirmation runs: evaluate on the held-out split too and report ``test_*``
+            metrics (at least with the last epoch).
+        trial_number: The Optuna trial number (confirmation runs use the number of the trial they confirm).
     """
 
     config: TrialConfig
@@ -82,18 +103,42 @@ class TrialContext:
     options: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 64
     deadline: float | None = None  # time.monotonic() after which the trial times out
+    evaluate_test: bool = False
     _bound: list[_Bound] = field(default_factory=list)
     _started: float = field(default_factory=time.monotonic)
-    _steps: int = 0
-    _models: list[nn.Module] = field(default_factory=list)
+    _steps: int | None = None  # set by count_step; otherwise the optimizers' own step counts are used
+    _last_epoch: int = 0
+    _last_metrics: dict[str, float] = field(default_factory=dict)
 
     @property
     def epochs(self) -> int:
+        """Epochs this trial trains for (``budget.epochs``); ``report`` accepts epochs 1..epochs."""
         return self.config.epochs
 
     @property
     def seed(self) -> int:
+        """The trial's seed (``task.seed + trial number``; fresh seeds in confirmation runs)."""
         return self.config.seed
+
+    @property
+    def threads(self) -> int:
+        """CPU threads torch uses in this trial (``task.threads``, else the cores split between workers)."""
+        return torch.get_num_threads()
+
+    @property
+    def optimizer_names(self) -> list[str]:
+        """The study's optimizer names: ``["main"]`` for a single optimizer, else the spec's keys."""
+        return [o.key for o in self.config.optimizers]
+
+    @property
+    def last_epoch(self) -> int:
+        """The last epoch reported (0 before the first ``report``)."""
+        return self._last_epoch
+
+    @property
+    def last_metrics(self) -> dict[str, float]:
+        """The metrics of the last ``report`` (empty before the first)."""
+        return dict(self._last_metrics)
 
     # -- builders -------------------------------------------------------------------------------------------
 
@@ -108,15 +153,26 @@ class TrialContext:
         from lrsearch.optim import build_optimizer
 
         if isinstance(key_or_model, nn.Module):
+            if model is not None:
+                raise TypeError("ctx.optimizer takes (model) or (name, module), got two modules")
             key, model = None, key_or_model
-        else:
+        elif isinstance(key_or_model, str):
             key = key_or_model
-        if model is None:
-            raise TypeError("ctx.optimizer needs the model (or module) whose parameters it optimizes")
+        else:
+            raise TypeError(f"ctx.optimizer takes (model) or (name, module), got a {type(key_or_model).__name__} first")
+        if not isinstance(model, nn.Module):
+            got = "nothing" if model is None else f"a {type(model).__name__}"
+            raise TypeError(f"ctx.optimizer({key!r}, module) needs the nn.Module whose parameters it optimizes, got {got}")
         cfg = self._opt_config(key)
+        if any(b.key == cfg.key for b in self._bound):
+            raise RuntimeError(
+                f"optimizer {cfg.key!r} was already built in this trial; build each optimizer once (its groups "
+                "are recorded every epoch) and keep the object"
+            )
         opt = build_optimizer(cfg, self.param_groups(model, cfg.key))
-        self._bound.append(_Bound(cfg.key, opt, cfg))
-        self._models.append(model)
+        bound = _Bound(cfg.key, opt, cfg, model)
+        opt.register_step_post_hook(lambda *_: setattr(bound, "steps", bound.steps + 1))
+        self._bound.append(bound)
         return opt
 
     def scheduler(self, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
@@ -124,6 +180,10 @@ class TrialContext:
         from lrsearch.schedules import GroupScheduler
 
         bound = self._find(optimizer)
+        if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
+            raise ValueError(f"ctx.scheduler: steps_per_epoch must be a positive int (batches an epoch), got {steps_per_epoch!r}")
+        if bound.scheduler is not None:
+            raise RuntimeError(f"ctx.scheduler was already called for optimizer {bound.key!r}; keep the first one")
         by_name = {g.name: g for g in bound.config.groups}
         schedules, bases = [], []
         for group in optimizer.param_groups:
@@ -142,14 +202,26 @@ class TrialContext:
         """Apply freezing for ``epoch`` (1-based): a group with ``freeze_epochs = k`` is frozen in epochs 1..k."""
         from lrsearch.groups import set_frozen
 
-        for bound, model in zip(self._bound, self._models):
-            set_frozen(bound.optimizer, epoch - 1, model=model, freeze_bn_stats=freeze_bn_stats)
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+            raise ValueError(f"ctx.freeze(epoch): epochs count from 1, got {epoch!r}")
+        if not self._bound:
+            raise RuntimeError("ctx.freeze needs the optimizers: call ctx.optimizer(...) first")
+        for bound in self._bound:
+            set_frozen(bound.optimizer, epoch - 1, model=bound.model, freeze_bn_stats=freeze_bn_stats)
 
     # -- reporting ------------------------------------------------------------------------------------------
 
     def count_step(self, n: int = 1) -> None:
-        """Count optimizer steps for the ``step`` column (the managed loop calls this; own loops may)."""
-        self._steps += n
+        """Count steps for the ``step`` column yourself. Without it the column holds the most ``step()`` calls
+        any of the trial's optimizers has made (a GAN's discriminator may step more often than its generator)."""
+        self._steps = (self._steps or 0) + n
+
+    @property
+    def steps(self) -> int:
+        """The value of the ``step`` column now."""
+        if self._steps is not None:
+            return self._steps
+        return max((b.steps for b in self._bound), default=0)
 
     def check_deadline(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -175,13 +247,18 @@ class TrialContext:
         return rows
 
     def report(self, epoch: int, metrics: dict[str, float], step: int | None = None) -> None:
-        """Record epoch ``epoch`` (1-based) and report the objective; raises ``optuna.TrialPruned`` to stop."""
-        metrics = {k: float(v) for k, v in metrics.items()}
+        """Record epoch ``epoch`` (1-based) and report the objective; raises ``optuna.TrialPruned`` to stop.
+
+        ``metrics`` maps names to numbers (floats, ints or one-element tensors) and must hold the objective.
+        """
+        self._check_report(epoch, metrics)
+        metrics = {str(k): float(v) for k, v in metrics.items()}
         if self.objective not in metrics:
             raise TrialFailed("exception", f"report() got metrics {sorted(metrics)} without the objective {self.objective!r}")
         value = metrics[self.objective]
         wall = time.monotonic() - self._started
-        self.recorder.record(epoch, self._steps if step is None else step, wall, metrics, self.group_values())
+        self.recorder.record(epoch, self.steps if step is None else step, wall, metrics, self.group_values())
+        self._last_epoch, self._last_metrics = epoch, metrics
         if not math.isfinite(value):
             raise TrialFailed("nan", f"objective {self.objective} is {value} at epoch {epoch}")
         self.check_deadline()
@@ -190,19 +267,45 @@ class TrialContext:
 
     # -- helpers --------------------------------------------------------------------------------------------
 
+    def _check_report(self, epoch: int, metrics: Any) -> None:
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch <= self.epochs:
+            raise ValueError(f"ctx.report(epoch, ...): epoch must be an int from 1 to {self.epochs}, got {epoch!r}")
+        if epoch <= self._last_epoch:
+            raise ValueError(f"ctx.report: epoch {epoch} was reported after epoch {self._last_epoch}; report each "
+                             "epoch once, in order")
+        if not isinstance(metrics, Mapping):
+            raise TypeError(f"ctx.report(epoch, metrics): metrics must be a dict of name -> number, got "
+                            f"{type(metrics).__name__}")
+        built = {b.key for b in self._bound}
+        missing = [k for k in self.optimizer_names if k not in built]
+        if missing:
+            how = " and ".join(f"ctx.optimizer({k!r}, module)" for k in missing) if len(self.optimizer_names) > 1 \
+                else "ctx.optimizer(model)"
+            raise RuntimeError(f"ctx.report before {how}: build every optimizer of the study first, so that its "
+                               "groups' effective values are recorded")
+        for name, value in metrics.items():
+            if isinstance(value, torch.Tensor) and value.numel() != 1:
+                raise TypeError(f"ctx.report: metric {name!r} is a tensor of shape {tuple(value.shape)}, not one number")
+            if not isinstance(value, (int, float, torch.Tensor)) and not hasattr(value, "__float__"):
+                raise TypeError(f"ctx.report: metric {name!r} must be a number, got {type(value).__name__}")
+
     def _opt_config(self, key: str | None) -> OptimizerConfig:
+        names = self.optimizer_names
         if key is None:
-            if len(self.config.optimizers) != 1:
-                names = ", ".join(o.key for o in self.config.optimizers)
-                raise TypeError(f"this study has several optimizers ({names}); name one: ctx.optimizer('<name>', module)")
+            if len(names) != 1:
+                raise TypeError(f"this study has several optimizers ({', '.join(names)}); name one: "
+                                f"ctx.optimizer({names[0]!r}, module)")
             return self.config.optimizers[0]
+        if key not in names:
+            hint = "ctx.optimizer(model) without a name" if names == ["main"] else f"one of {', '.join(names)}"
+            raise ValueError(f"no optimizer {key!r} in this study; use {hint}")
         return self.config.optimizer(key)
 
     def _find(self, optimizer: torch.optim.Optimizer) -> _Bound:
         for bound in self._bound:
             if bound.optimizer is optimizer:
                 return bound
-        raise ValueError("ctx.scheduler needs an optimizer built by ctx.optimizer")
+        raise ValueError("ctx.scheduler needs an optimizer built by ctx.optimizer(...) in this trial")
 
 
 TrainFunction = Callable[[TrialContext], Any]

@@ -93,7 +93,9 @@ def managed_train(ctx: TrialContext, task: Any, *, eval_batch_size: int | None =
     """Train ``task``'s model as ``ctx.config`` says; report every epoch; return the last epoch's metrics."""
     device = ctx.device
     seed_everything(ctx.seed)
-    model = task.build_model().to(device)
+    from lrsearch.keras import prepare_model  # a Keras model: train()/eval() must reach its layers' training=
+
+    model = prepare_model(task.build_model()).to(device)
     optimizer = ctx.optimizer(model)
     train = batches(task.train, device, ctx.batch_size)
     val = batches(task.val, device, eval_batch_size or max(ctx.batch_size, 256))

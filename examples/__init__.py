@@ -1,0 +1,1 @@
+"""User-style own training loops for lrsearch (``task: {train: examples.<module>:train}``), run from the repo root."""
