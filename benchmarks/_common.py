@@ -12,9 +12,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+class Skip(Exception):
+    """Raised by a suite's ``run`` when it cannot run here (an optional package or a service is missing).
+
+    The message says what is missing and how to get it; ``python -m benchmarks.run`` prints it and goes on.
+    """
+
+
 @dataclass
 class Result:
-    """A suite's output: a table of rows (dicts with the same keys), notes, and the seeds it used."""
+    """A suite's output: a table of rows (dicts with the same keys), notes, and the seeds it used.
+
+    ``details`` holds the raw per-seed data behind the table; it goes to the JSON file only.
+    ``skipped`` is the reason when the suite did not run here; ``failed`` the error when it crashed.
+    """
 
     suite: str
     title: str
@@ -22,10 +33,20 @@ class Result:
     notes: list[str] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
     seconds: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+    skipped: str | None = None
+    failed: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"suite": self.suite, "title": self.title, "rows": self.rows, "notes": self.notes,
-                "seeds": self.seeds, "seconds": round(self.seconds, 1)}
+        out = {"suite": self.suite, "title": self.title, "rows": self.rows, "notes": self.notes,
+               "seeds": self.seeds, "seconds": round(self.seconds, 1)}
+        if self.skipped:
+            out["skipped"] = self.skipped
+        if self.failed:
+            out["failed"] = self.failed
+        if self.details:
+            out["details"] = self.details
+        return out
 
 
 def machine() -> dict[str, Any]:
@@ -71,3 +92,9 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
     if len(values) < 2:
         return (values[0] if values else float("nan")), 0.0
     return statistics.mean(values), statistics.stdev(values)
+
+
+def pm(values: list[float], digits: int = 3) -> str:
+    """``"0.912 ± 0.013 (n=5)"``: mean and sample standard deviation, for a table cell."""
+    mean, sd = mean_sd(values)
+    return f"{mean:.{digits}f} ± {sd:.{digits}f} (n={len(values)})"

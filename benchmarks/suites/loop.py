@@ -78,8 +78,8 @@ def run(quick: bool = False) -> Result:
         _hand_written(task, 1, batch)
         managed, hand = [], []
         for _ in range(reps):
-            managed.append(timed(lambda: _managed(task, epochs, batch))[0])
-            hand.append(timed(lambda: _hand_written(task, epochs, batch))[0])
+            managed.append(timed(lambda t=task, e=epochs, b=batch: _managed(t, e, b))[0])
+            hand.append(timed(lambda t=task, e=epochs, b=batch: _hand_written(t, e, b))[0])
         m, h = median(managed), median(hand)
         rows.append({
             "task": name, "epochs": epochs, "batch": batch, "steps/epoch": math.ceil(len(task.train.x) / batch),
