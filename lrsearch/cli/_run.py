@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from lrsearch.cli._common import quiet_optuna
 
@@ -14,10 +16,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("spec", metavar="STUDY.yaml")
     p.add_argument("--trials", type=int, help="total number of finished trials to reach (overrides budget.trials)")
     p.add_argument("--timeout", help="stop starting trials after this long, e.g. 600, 10m, 2h (overrides budget.timeout)")
-    p.add_argument("--storage", help="storage URL (overrides the spec's storage)")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: trials run in this process)")
-    p.add_argument("--devices", help="auto, cpu, or cuda:0,cuda:1,...: one worker per device")
+    p.add_argument("--storage", help="storage URL (overrides $LRSEARCH_STORAGE, which overrides the spec's storage)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="local worker processes (default 1: trials run in this process; 0: create or update the "
+                        "study and leave its trials to `lrsearch worker` processes)")
+    p.add_argument("--devices", help="auto, cpu, or cuda:0,cuda:1,...: one worker process per device")
     p.add_argument("--trials-per-device", type=int, default=1, help="concurrent trials per GPU (small models)")
+    p.add_argument("--log-dir", help="directory of the per-trial log files (default: lrsearch-logs next to a SQLite "
+                                     "file, else in the working directory) [$LRSEARCH_LOG_DIR]")
     p.add_argument("--no-confirm", action="store_true", help="skip the confirm: step of the spec")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=run)
@@ -32,16 +38,48 @@ def run(args: argparse.Namespace) -> int:
     quiet_optuna()
     if args.trials is not None and args.trials < 1:
         raise LrsearchError(f"--trials must be >= 1, got {args.trials}")
-    if args.workers < 1:
-        raise LrsearchError(f"--workers must be >= 1, got {args.workers}")
+    if args.workers < 0:
+        raise LrsearchError(f"--workers must be >= 0, got {args.workers}")
+    if args.trials_per_device < 1:
+        raise LrsearchError(f"--trials-per-device must be >= 1, got {args.trials_per_device}")
     try:
         timeout = parse_duration(args.timeout) if args.timeout else None
     except ValueError as exc:
         raise LrsearchError(f"--timeout {exc}") from None
+    if args.log_dir:
+        os.environ["LRSEARCH_LOG_DIR"] = str(Path(args.log_dir).expanduser().resolve())  # workers inherit it
+    storage = args.storage or os.environ.get("LRSEARCH_STORAGE", "").strip() or None
+    if args.workers == 0:
+        return create_only(args, storage)
+    if args.workers > 1 or args.devices:
+        from lrsearch.runner.workers import plan
+
+        plan(workers=args.workers, devices=args.devices, trials_per_device=args.trials_per_device)  # before writing
     handle, summary = run_study(
-        args.spec, trials=args.trials, timeout=timeout, storage=args.storage, workers=args.workers,
+        args.spec, trials=args.trials, timeout=timeout, storage=storage, workers=args.workers,
         devices=args.devices, trials_per_device=args.trials_per_device,
         progress=None if args.quiet else sys.stderr, confirm=not args.no_confirm,
     )
     print(describe_run(handle, summary))
     return 130 if summary.stopped_by == "interrupted" else 0
+
+
+def create_only(args: argparse.Namespace, storage: str | None) -> int:
+    """``--workers 0``: check and store the study (with ``--trials`` as its budget) for workers to run."""
+    from lrsearch.api import preflight
+    from lrsearch.config import load_spec, resolve_storage
+    from lrsearch.runner import open_study
+    from lrsearch.storage import redact
+
+    spec = load_spec(args.spec)
+    if storage:
+        spec.storage = resolve_storage(storage, Path.cwd())
+    if args.trials is not None:
+        spec.budget.trials = args.trials  # stored with the spec: workers read the budget from there
+    preflight(spec, args.spec)
+    handle = open_study(spec, spec.storage, create=True, source=args.spec)
+    counts = handle.counts()
+    print(f"study {spec.name!r} is ready in {redact(handle.url)}: {counts['COMPLETE'] + counts['PRUNED']} of "
+          f"{spec.budget.trials or 'unlimited'} trials finished; run `lrsearch worker --storage URL --study "
+          f"{spec.name}` where the trials should run")
+    return 0

@@ -7,14 +7,17 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 import optuna
 import sqlalchemy as sa
 
-from lrsearch.runner._study import StudyHandle
+from lrsearch.runner._heartbeat import Heartbeat, stale_trial_ids
+from lrsearch.runner._logs import trial_log_path, trial_output
+from lrsearch.runner._lost import fail_lost_trial
+from lrsearch.runner._study import StudyHandle, default_log_dir
 from lrsearch.runner._trial import Outcome, run_trial
-from lrsearch.storage import tables
 
 _WAIT_S = 2.0
 
@@ -32,41 +35,36 @@ class RunSummary:
 
 
 def reap_stale(handle: StudyHandle) -> list[int]:
-    """Fail trials whose worker stopped sending heartbeats (the retry callback re-enqueues their config)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        before = {t.number for t in handle.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))}
-        if not before:
-            return []
-        optuna.storages.fail_stale_trials(handle.study)
-    after = {t.number for t in handle.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))}
-    reaped = sorted(before - after)
-    mark_killed(handle, reaped, "the worker stopped sending heartbeats (killed or lost)")
-    return reaped
+    """Fail trials whose worker stopped sending heartbeats (reason ``killed``) and queue their configs again."""
+    reaped = []
+    for trial_id in stale_trial_ids(handle.study):
+        number = fail_lost_trial(handle.url, handle.name, trial_id, reason="killed",
+                                 message="the worker stopped sending heartbeats (killed, or its machine was lost)")
+        if number is not None:
+            reaped.append(number)
+    return sorted(reaped)
 
 
 def mark_killed(handle: StudyHandle, numbers: list[int], message: str) -> None:
-    if not numbers:
-        return
-    t = tables.trials
-    with handle.store.engine.begin() as conn:
-        conn.execute(
-            t.update()
-            .where(t.c.study_name == handle.name, t.c.trial_number.in_(numbers), t.c.fail_reason.is_(None))
-            .values(fail_reason="killed", error=message)
-        )
+    """Record ``killed`` on trials already failed in Optuna (lrsearch's row only)."""
+    for number in numbers:
+        handle.store.fail_trial(handle.name, number, reason="killed", error=message)
 
 
 def next_trial(handle: StudyHandle, total: int | None) -> optuna.Trial | None | str:
     """A new trial if the budget allows; ``"wait"`` while others are running the last trials; None when done."""
-    with handle.budget_lock():
-        counts = handle.counts()
-        finished = counts["COMPLETE"] + counts["PRUNED"]
-        if total is not None and finished >= total:
-            return None
-        if total is not None and finished + counts["RUNNING"] >= total:
-            return "wait"
-        return handle.study.ask()
+    with warnings.catch_warnings():
+        # Optuna warns that its heartbeat is meant for optimize(); lrsearch runs the heartbeat itself.
+        warnings.filterwarnings("ignore", message="Heartbeat of storage")
+        with handle.budget_lock() as conn:
+            if total is not None:
+                counts = handle.counts(conn)
+                finished = counts["COMPLETE"] + counts["PRUNED"]
+                if finished >= total:
+                    return None
+                if finished + counts["RUNNING"] >= total:
+                    return "wait"
+            return handle.study.ask()
 
 
 class Progress:
@@ -88,6 +86,10 @@ class Progress:
     def update(self, outcome: Outcome | None = None, force: bool = False) -> None:
         if self.stream is None:
             return
+        failed = outcome is not None and outcome.state == "FAIL"
+        since = time.monotonic() - self.last_line
+        if not (force or failed or since >= (0.5 if self.tty else 5.0)):
+            return  # the line costs two queries: not after every fast trial
         c = self.handle.counts()
         finished = c["COMPLETE"] + c["PRUNED"]
         try:
@@ -104,16 +106,14 @@ class Progress:
                 f"{c['FAIL']} failed, best {self.handle.spec.objective.metric}={best}, {_fmt_s(elapsed)}{eta}")
         if outcome is not None and outcome.state == "FAIL":
             line += f"  (trial {outcome.number} failed: {outcome.reason})"
+        self.last_line = time.monotonic()
         if self.tty:
             self.stream.write("\r\033[K" + line)
             self.stream.flush()
-        elif line != self.last_text and (
-            force or time.monotonic() - self.last_line > 5 or (outcome is not None and outcome.state == "FAIL")
-        ):
+        elif line != self.last_text:
             self.last_text = line
             self.stream.write(line + "\n")
             self.stream.flush()
-            self.last_line = time.monotonic()
 
     def close(self) -> None:
         if self.stream is not None and self.tty:
@@ -132,11 +132,15 @@ def _fmt_s(seconds: float) -> str:
 
 def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float | None = None,
              progress: TextIO | None = sys.stderr, device: str | None = None,
-             on_outcome: Callable[[Outcome], Any] | None = None) -> RunSummary:
-    """Run trials in this process until the study's total budget (or this run's timeout) is reached."""
+             on_outcome: Callable[[Outcome], Any] | None = None, log_dir: Path | None = None) -> RunSummary:
+    """Run trials in this process until the study's total budget (or this run's timeout) is reached.
+
+    Each trial's stdout/stderr goes to its log file under ``log_dir`` (default: :func:`default_log_dir`).
+    """
     spec = handle.spec
     total = trials if trials is not None else spec.budget.trials
     timeout = timeout if timeout is not None else spec.budget.timeout
+    log_dir = log_dir or default_log_dir(handle.url)
     summary = RunSummary(study=handle.name, storage=handle.url)
     started = time.monotonic()
     reap_stale(handle)
@@ -151,10 +155,7 @@ def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float |
             if summary.count("FAIL") >= max_failures:
                 summary.stopped_by = "failures"
                 break
-            with warnings.catch_warnings():
-                # Optuna warns that its heartbeat is meant for optimize(); lrsearch runs the heartbeat itself.
-                warnings.filterwarnings("ignore", message="Heartbeat of storage")
-                trial = next_trial(handle, total)
+            trial = next_trial(handle, total)
             if trial is None:
                 break
             if trial == "wait":
@@ -162,10 +163,9 @@ def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float |
                 time.sleep(_WAIT_S)
                 continue
             assert isinstance(trial, optuna.Trial)
-            from optuna.storages._heartbeat import get_heartbeat_thread
-
-            with get_heartbeat_thread(trial._trial_id, handle.study._storage):
-                outcome = run_trial(handle, trial, device=device)
+            log_path = trial_log_path(log_dir, handle.name, trial.number)
+            with Heartbeat(trial._trial_id, handle.study._storage), trial_output(log_path):
+                outcome = run_trial(handle, trial, device=device, log_path=str(log_path))
             summary.outcomes.append(outcome)
             if on_outcome is not None:
                 on_outcome(outcome)

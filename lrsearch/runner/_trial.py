@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -16,9 +17,13 @@ import torch
 from lrsearch.errors import LrsearchError
 from lrsearch.runner._study import StudyHandle
 from lrsearch.space import TrialConfig
+from lrsearch.storage import EpochRow
 from lrsearch.training import TrialContext, TrialFailed, managed_train, resolve_device
 
 FAIL_REASONS = ("oom", "nan", "exception", "timeout", "killed", "interrupted")
+# Curve rows are written at least this often (and when the trial ends): an epoch of real training takes longer,
+# so each epoch commits on its own; trials of many fast epochs do not pay a commit per epoch.
+FLUSH_EVERY_S = 2.0
 
 
 @dataclass
@@ -31,17 +36,38 @@ class Outcome:
 
 
 class StorageRecorder:
-    """Writes each epoch to lrsearch's tables and reports the objective to the Optuna trial."""
+    """Writes the trial's epochs to lrsearch's tables and reports the objective to the Optuna trial.
+
+    Epochs are committed once ``FLUSH_EVERY_S`` has passed since the last write, and with the trial's final record
+    (:meth:`finish`): a trial that dies loses at most that many seconds of curve (and is failed anyway); a trial
+    of fast epochs does not pay a commit per epoch.
+    """
 
     def __init__(self, handle: StudyHandle, trial: optuna.Trial) -> None:
         self.handle, self.trial = handle, trial
         self.epochs = 0
         self.last_value: float | None = None
+        self.pending: list[EpochRow] = []
+        self.flushed_at = time.monotonic()
 
     def record(self, epoch: int, step: int, wall_time: float, metrics: dict[str, float], groups: list[dict[str, Any]]) -> None:
         clean = {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}
-        self.handle.store.record_epoch(self.handle.name, self.trial.number, epoch, step, wall_time, clean, groups)
+        self.pending.append(EpochRow(epoch, step, wall_time, clean, groups))
         self.epochs = epoch
+        if time.monotonic() - self.flushed_at >= FLUSH_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        self.handle.store.record_epochs(self.handle.name, self.trial.number, self._take())
+
+    def finish(self, fail_reason: str | None = None, error: str | None = None) -> None:
+        self.handle.store.finish_trial(self.handle.name, self.trial.number, fail_reason=fail_reason, error=error,
+                                       epochs=self._take())
+
+    def _take(self) -> list[EpochRow]:
+        rows, self.pending = self.pending, []
+        self.flushed_at = time.monotonic()
+        return rows
 
     def should_prune(self, epoch: int, value: float) -> bool:
         self.trial.report(value, epoch)
@@ -57,6 +83,7 @@ def load_task_for(spec: Any) -> Any:
 
 
 def load_train_function(ref: str) -> Any:
+    """The user's own-loop ``train(ctx)`` named by ``package.module:function``."""
     from lrsearch.tasks import load_entrypoint
 
     return load_entrypoint(ref)
@@ -88,9 +115,10 @@ def train_config(handle: StudyHandle, ctx: TrialContext, *, evaluate_test: bool 
     """Run the study's training (managed loop or the user's own function) under ``ctx``."""
     spec = handle.spec
     if spec.task.train:
-        fn = load_train_function(spec.task.train)
-        result = fn(ctx)
-        return result if isinstance(result, dict) else {}
+        from lrsearch.training import run_train_function
+
+        ctx.evaluate_test = evaluate_test
+        return run_train_function(ctx, load_train_function(spec.task.train))
     task = load_task_for(spec)
     return managed_train(ctx, task, eval_batch_size=spec.task.eval_batch_size, evaluate_test=evaluate_test)
 
@@ -116,43 +144,61 @@ def apply_threads(dev: torch.device, threads: int) -> str:
 def run_trial(handle: StudyHandle, trial: optuna.Trial, *, device: str | None = None, worker: str | None = None,
               log_path: str | None = None, threads: int | None = None) -> Outcome:
     """Sample ``trial``'s config, train it, and tell Optuna how it ended. Never raises for a failing trial."""
-    study, store = handle.study, handle.store
     dev = resolve_device(device or handle.spec.task.device)
     described = apply_threads(dev, threads or cpu_threads(handle.spec.task.threads))
     config = handle.space.sample(trial)
-    store.start_trial(handle.name, trial.number, config=config.to_dict(), seed=config.seed,
-                      worker=worker or worker_name(), device=described, log_path=log_path)
+    # The record exists from the start: which worker and device run the trial, and where its log is.
+    handle.store.start_trial(handle.name, trial.number, config=config.to_dict(), seed=config.seed,
+                             worker=worker or worker_name(), device=described, log_path=log_path)
     recorder = StorageRecorder(handle, trial)
     ctx = make_context(handle, config, recorder, device=dev, number=trial.number)
     try:
         metrics = train_config(handle, ctx)
     except optuna.TrialPruned:
-        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        store.finish_trial(handle.name, trial.number)
-        return Outcome(trial.number, "PRUNED", recorder.last_value, epochs=recorder.epochs)
+        return _end(handle, trial, recorder, Outcome(trial.number, "PRUNED", recorder.last_value, epochs=recorder.epochs))
     except KeyboardInterrupt:
-        _fail(handle, trial, "interrupted", "stopped by Ctrl-C")
+        _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, "interrupted", recorder.epochs),
+             "stopped by Ctrl-C (or the worker was stopped)")
         # The config was cut short, not judged: run it again when the study resumes.
-        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+        handle.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
         raise
     except LrsearchError as exc:
-        reason, message = "exception", str(exc)
-        _fail(handle, trial, reason, message)
-        return Outcome(trial.number, "FAIL", None, reason, recorder.epochs)
+        return _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, "exception", recorder.epochs), str(exc))
     except Exception as exc:  # a failing trial must not stop the study
         reason, message = classify(exc)
-        _fail(handle, trial, reason, message)
-        return Outcome(trial.number, "FAIL", None, reason, recorder.epochs)
+        return _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, reason, recorder.epochs), message)
     value = metrics.get(handle.spec.objective.metric, recorder.last_value)
     if value is None or not math.isfinite(value):
-        _fail(handle, trial, "nan", f"final objective is {value}")
-        return Outcome(trial.number, "FAIL", None, "nan", recorder.epochs)
-    study.tell(trial, value)
-    store.finish_trial(handle.name, trial.number)
-    return Outcome(trial.number, "COMPLETE", value, epochs=recorder.epochs)
+        return _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, "nan", recorder.epochs),
+                    f"final objective is {value}")
+    return _end(handle, trial, recorder, Outcome(trial.number, "COMPLETE", value, epochs=recorder.epochs))
 
 
-def _fail(handle: StudyHandle, trial: optuna.Trial, reason: str, message: str) -> None:
-    trial.set_user_attr("fail_reason", reason)
-    handle.study.tell(trial, state=optuna.trial.TrialState.FAIL)
-    handle.store.finish_trial(handle.name, trial.number, fail_reason=reason, error=message[-20000:])
+def _end(handle: StudyHandle, trial: optuna.Trial, recorder: StorageRecorder, outcome: Outcome,
+         message: str = "") -> Outcome:
+    """Tell Optuna how the trial ended and close its record."""
+    if outcome.state == "FAIL":
+        # The trial's log gets the reason and traceback too (stderr is the log file while a trial runs).
+        print(f"lrsearch: trial {trial.number} failed ({outcome.reason}): {message}", file=sys.stderr, flush=True)
+    state = getattr(optuna.trial.TrialState, outcome.state)
+    try:
+        if outcome.state == "FAIL":
+            trial.set_user_attr("fail_reason", outcome.reason)
+        tell(handle.study, trial, state, outcome.value if outcome.state == "COMPLETE" else None)
+    except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
+        # Another process failed it first: its heartbeat had been silent past the grace period.
+        print(f"lrsearch: trial {trial.number} was failed meanwhile by another process (its heartbeat was lost); "
+              "this result is dropped", file=sys.stderr, flush=True)
+        return Outcome(trial.number, "FAIL", None, "killed", recorder.epochs)
+    recorder.finish(outcome.reason, message[-20000:] if outcome.state == "FAIL" else None)
+    return outcome
+
+
+def tell(study: optuna.Study, trial: optuna.Trial, state: optuna.trial.TrialState, value: float | None = None) -> None:
+    """``study.tell`` without reading the finished trial back (``tell`` returns a copy nobody here uses)."""
+    try:
+        from optuna.study._tell import _tell_with_warning
+    except ImportError:  # pragma: no cover - a future Optuna without it
+        study.tell(trial, value, state=state)
+        return
+    _tell_with_warning(study=study, trial=trial, value_or_values=value, state=state, suppress_warning=True)

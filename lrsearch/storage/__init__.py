@@ -1,11 +1,19 @@
 """Storage: URLs, engine settings, and lrsearch's own tables beside Optuna's."""
 
 from lrsearch.storage import _tables as tables
-from lrsearch.storage._engine import check_storage, engine_kwargs, lrsearch_engine, optuna_storage, redact_text
-from lrsearch.storage._store import Store
+from lrsearch.storage._engine import (
+    MAX_RETRIES,
+    check_storage,
+    engine_kwargs,
+    heartbeat_settings,
+    lrsearch_engine,
+    optuna_storage,
+    redact_text,
+)
+from lrsearch.storage._store import EpochRow, Store
 from lrsearch.storage._urls import check_sqlite_file, parse_url, redact, sqlite_path
 
 __all__ = [
-    "Store", "check_sqlite_file", "check_storage", "engine_kwargs", "lrsearch_engine", "optuna_storage",
-    "parse_url", "redact", "redact_text", "sqlite_path", "tables",
+    "MAX_RETRIES", "EpochRow", "Store", "check_sqlite_file", "check_storage", "engine_kwargs", "heartbeat_settings",
+    "lrsearch_engine", "optuna_storage", "parse_url", "redact", "redact_text", "sqlite_path", "tables",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import warnings
 from functools import lru_cache
@@ -17,15 +18,50 @@ from lrsearch.storage._urls import check_sqlite_file, parse_url, redact, sqlite_
 
 SQLITE_BUSY_TIMEOUT_S = 60
 HEARTBEAT_INTERVAL_S = 10
+HEARTBEAT_GRACE_FACTOR = 6
+# How many times a trial whose worker died is run again (Optuna's heartbeat retry and lrsearch's supervisor).
+MAX_RETRIES = 2
 
 
-def engine_kwargs(url: str) -> dict[str, Any]:
+def heartbeat_settings() -> tuple[int, int]:
+    """``(interval, grace period)`` in seconds: every running trial records a heartbeat each interval; one
+    silent for the grace period is failed (reason ``killed``) and retried. ``LRSEARCH_HEARTBEAT_INTERVAL`` and
+    ``LRSEARCH_HEARTBEAT_GRACE`` override the defaults (10 s and 60 s)."""
+    interval = _positive_int_env("LRSEARCH_HEARTBEAT_INTERVAL", HEARTBEAT_INTERVAL_S)
+    grace = _positive_int_env("LRSEARCH_HEARTBEAT_GRACE", interval * HEARTBEAT_GRACE_FACTOR)
+    if grace <= interval:
+        raise StorageError(f"LRSEARCH_HEARTBEAT_GRACE must be longer than the heartbeat interval ({interval} s), "
+                           f"got {grace}")
+    return interval, grace
+
+
+def _positive_int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise StorageError(f"{name} must be a whole number of seconds >= 1, got {raw!r}")
+    return value
+
+
+def engine_kwargs(url: str, *, own_tables: bool = False) -> dict[str, Any]:
+    """Engine settings for ``url``; ``own_tables`` for the engine of lrsearch's tables (not Optuna's)."""
     backend = parse_url(url).get_backend_name()
     if backend == "sqlite":
         # check_same_thread off: the heartbeat thread shares the pool.
         return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}}
     # pool_pre_ping: long trials leave pooled connections idle for hours; servers and proxies drop them.
-    return {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 2, "max_overflow": 4}
+    # A small pool per process (main thread + heartbeat thread), so that many workers fit max_connections.
+    kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 2, "max_overflow": 2}
+    if backend == "postgresql" and own_tables and parse_url(url).get_driver_name() in ("psycopg", "psycopg2"):
+        # lrsearch's rows (curves, trial records) need not wait for a WAL flush: a server crash can lose the last
+        # fraction of a second of them, never corrupt them. Optuna's own writes keep the server's setting.
+        kwargs["connect_args"] = {"options": "-c synchronous_commit=off", "application_name": "lrsearch"}
+    return kwargs
 
 
 def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
@@ -65,25 +101,36 @@ def check_storage(url: str, *, create: bool) -> None:
 
 
 def redact_text(text: str, url: str) -> str:
+    """``text`` (an error message, a log line) with the password of ``url`` replaced by ***."""
+    from urllib.parse import quote_plus
+
     password = parse_url(url).password
-    return text.replace(password, "***") if password else text
+    if not password:
+        return text
+    for form in {str(password), quote_plus(str(password))}:
+        text = text.replace(form, "***")
+    return text
 
 
 @lru_cache(maxsize=8)
 def optuna_storage(url: str, heartbeat: bool = True) -> optuna.storages.RDBStorage:
     """Optuna's storage for ``url`` (one per process and URL), with lrsearch's engine settings."""
     kwargs: dict[str, Any] = {}
-    if heartbeat:
-        kwargs = {
-            "heartbeat_interval": HEARTBEAT_INTERVAL_S,
-            "grace_period": HEARTBEAT_INTERVAL_S * 6,
-            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2),
-        }
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             warnings.simplefilter("ignore", FutureWarning)
+            if heartbeat:
+                interval, grace = heartbeat_settings()
+                kwargs = {
+                    "heartbeat_interval": interval,
+                    "grace_period": grace,
+                    "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
+                        max_retry=MAX_RETRIES),
+                }
             storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs(url), **kwargs)
+    except StorageError:
+        raise
     except Exception as exc:
         raise StorageError(f"cannot open {redact(url)} as an Optuna storage: {redact_text(str(exc).splitlines()[0], url)}") from None
     tune_engine(storage.engine)
@@ -93,4 +140,4 @@ def optuna_storage(url: str, heartbeat: bool = True) -> optuna.storages.RDBStora
 @lru_cache(maxsize=8)
 def lrsearch_engine(url: str) -> Engine:
     """The SQLAlchemy engine for lrsearch's own tables (same database as Optuna's)."""
-    return tune_engine(sqlalchemy.create_engine(url, **engine_kwargs(url)))
+    return tune_engine(sqlalchemy.create_engine(url, **engine_kwargs(url, own_tables=True)))

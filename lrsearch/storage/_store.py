@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +18,17 @@ from lrsearch.storage._urls import redact
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class EpochRow:
+    """One epoch of one trial as recorded: the metrics row and one row per parameter group."""
+
+    epoch: int
+    step: int
+    wall_time: float
+    metrics: dict[str, Any]
+    groups: Sequence[dict[str, Any]] = field(default_factory=list)
 
 
 class Store:
@@ -94,35 +106,69 @@ class Store:
     def record_epoch(self, study_name: str, number: int, epoch: int, step: int, wall_time: float,
                      metrics: dict[str, float], groups: Sequence[dict[str, Any]]) -> None:
         """One epoch of one trial: the metrics row and a row per group, in one transaction."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                t.epochs.insert().values(
-                    study_name=study_name, trial_number=number, epoch=epoch, step=step, wall_time=wall_time,
-                    metrics=metrics,
-                )
-            )
-            if groups:
-                conn.execute(
-                    t.group_epochs.insert(),
-                    [{"study_name": study_name, "trial_number": number, "epoch": epoch, **g} for g in groups],
-                )
-            conn.execute(
-                t.trials.update()
-                .where(t.trials.c.study_name == study_name, t.trials.c.trial_number == number)
-                .values(epochs_run=epoch)
-            )
+        self.record_epochs(study_name, number, [EpochRow(epoch, step, wall_time, metrics, groups)])
+
+    def record_epochs(self, study_name: str, number: int, rows: Sequence[EpochRow]) -> None:
+        """Epochs of one trial, their metrics rows and group rows, in one transaction."""
+        if rows:
+            with self.engine.begin() as conn:
+                self._insert_epochs(conn, study_name, number, rows)
+
+    def _insert_epochs(self, conn: sa.Connection, study_name: str, number: int, rows: Sequence[EpochRow],
+                       finished: dict[str, Any] | None = None) -> None:
+        key = {"study_name": study_name, "trial_number": number}
+        conn.execute(t.epochs.insert(), [
+            {**key, "epoch": r.epoch, "step": r.step, "wall_time": r.wall_time, "metrics": r.metrics} for r in rows
+        ])
+        groups = [{**key, "epoch": r.epoch, **g} for r in rows for g in r.groups]
+        if groups:
+            conn.execute(t.group_epochs.insert(), groups)
+        conn.execute(
+            t.trials.update()
+            .where(t.trials.c.study_name == study_name, t.trials.c.trial_number == number)
+            .values(epochs_run=max(r.epoch for r in rows), **(finished or {}))
+        )
 
     def finish_trial(self, study_name: str, number: int, *, fail_reason: str | None = None,
-                     error: str | None = None, log_path: str | None = None) -> None:
+                     error: str | None = None, log_path: str | None = None,
+                     epochs: Sequence[EpochRow] = ()) -> None:
+        """Close the trial's record, writing its last unwritten ``epochs`` in the same transaction."""
         values: dict[str, Any] = {"finished_at": _now(), "fail_reason": fail_reason, "error": error}
         if log_path is not None:
             values["log_path"] = log_path
         with self.engine.begin() as conn:
-            conn.execute(
-                t.trials.update()
+            if epochs:
+                self._insert_epochs(conn, study_name, number, epochs, finished=values)
+            else:
+                conn.execute(
+                    t.trials.update()
+                    .where(t.trials.c.study_name == study_name, t.trials.c.trial_number == number)
+                    .values(**values)
+                )
+
+    def fail_trial(self, study_name: str, number: int, *, reason: str, error: str, log_path: str | None = None,
+                   worker: str | None = None) -> None:
+        """Record a trial failed from outside its worker (killed, timed out), creating its row if the worker died
+        before writing it. A reason already recorded is kept."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(t.trials.c.fail_reason, t.trials.c.finished_at)
                 .where(t.trials.c.study_name == study_name, t.trials.c.trial_number == number)
-                .values(**values)
-            )
+            ).first()
+            if row is None:
+                conn.execute(t.trials.insert().values(
+                    study_name=study_name, trial_number=number, worker=worker, log_path=log_path, epochs_run=0,
+                    fail_reason=reason, error=error, finished_at=_now(),
+                ))
+            elif row.fail_reason is None:
+                values: dict[str, Any] = {"fail_reason": reason, "error": error, "finished_at": _now()}
+                if log_path is not None:
+                    values["log_path"] = log_path
+                conn.execute(
+                    t.trials.update()
+                    .where(t.trials.c.study_name == study_name, t.trials.c.trial_number == number)
+                    .values(**values)
+                )
 
     def trial_info(self, study_name: str, number: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

@@ -81,12 +81,12 @@ def test_ctrl_c_stops_cleanly_and_the_study_resumes(tmp_path: Path) -> None:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     db = tmp_path / "lrsearch.db"
     deadline = time.time() + 120
-    while time.time() < deadline:  # wait until a trial has recorded at least one epoch
+    while time.time() < deadline:  # wait until the first trial is running
         time.sleep(0.5)
         if db.exists():
             try:
                 with sqlite3.connect(db) as conn:
-                    if conn.execute("SELECT COUNT(*) FROM lrsearch_epochs").fetchone()[0] > 0:
+                    if conn.execute("SELECT COUNT(*) FROM lrsearch_trials WHERE finished_at IS NULL").fetchone()[0]:
                         break
             except sqlite3.OperationalError:
                 pass
