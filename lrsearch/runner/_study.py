@@ -77,6 +77,17 @@ class StudyHandle:
         yield None
 
 
+def sampler_and_pruner(spec: StudySpec, space: SearchSpace) -> tuple[optuna.samplers.BaseSampler, optuna.pruners.BasePruner]:
+    """The spec's sampler and pruner; ``by_shape`` wraps the pruner to compare trials of the same shapes only."""
+    sampler = build_sampler(spec.sampler.name, spec.sampler.seed, spec.sampler.options, conditional=space.is_conditional())
+    pruner = build_pruner(spec.pruner.name, spec.pruner.options, spec.budget.epochs)
+    if spec.pruner.by_shape:
+        from lrsearch.pruning import ShapeAwarePruner
+
+        pruner = ShapeAwarePruner(pruner, space)
+    return sampler, pruner
+
+
 def describe_change(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     from lrsearch.config._load import RESUMABLE_KEYS
 
@@ -105,12 +116,7 @@ def open_study(spec: StudySpec, url: str | None = None, *, create: bool = True, 
     storage = optuna_storage(url)
     store.ensure_schema()
     space = SearchSpace(spec)
-    sampler = build_sampler(spec.sampler.name, spec.sampler.seed, spec.sampler.options, conditional=space.is_conditional())
-    pruner = build_pruner(spec.pruner.name, spec.pruner.options, spec.budget.epochs)
-    if spec.pruner.by_shape:
-        from lrsearch.pruning import ShapeAwarePruner
-
-        pruner = ShapeAwarePruner(pruner, space)
+    sampler, pruner = sampler_and_pruner(spec, space)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:
@@ -140,12 +146,7 @@ def open_stored_study(url: str, study_name: str) -> StudyHandle:
     spec = load_stored_spec(url, study_name)
     store = Store(url)
     space = SearchSpace(spec)
-    sampler = build_sampler(spec.sampler.name, spec.sampler.seed, spec.sampler.options, conditional=space.is_conditional())
-    pruner = build_pruner(spec.pruner.name, spec.pruner.options, spec.budget.epochs)
-    if spec.pruner.by_shape:
-        from lrsearch.pruning import ShapeAwarePruner
-
-        pruner = ShapeAwarePruner(pruner, space)
+    sampler, pruner = sampler_and_pruner(spec, space)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:

@@ -8,10 +8,6 @@ the features, not the labels.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -19,23 +15,25 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from lrsearch.errors import TaskError
 from lrsearch.tasks._base import Split, Task, require_int
-from lrsearch.tasks._digits import DIGITS_GROUPS, DigitsCNN, digits_tensors, stratified_split
+from lrsearch.tasks._digits import DIGITS_GROUPS, DigitsCNN
 from lrsearch.tasks._fit import evaluate_accuracy, fit
 from lrsearch.tasks._registry import register_task
+from lrsearch.tasks._transfer_common import (
+    CACHE_ENV,
+    FINETUNE_CLASSES,
+    PRETRAIN_CLASSES,
+    cache_dir_option,
+    cache_file,
+    fewshot_indices,
+    load_torch_cache,
+    pretrain_indices,
+    write_atomic,
+)
 
-PRETRAIN_CLASSES = (0, 1, 2, 3, 4)
-FINETUNE_CLASSES = (5, 6, 7, 8, 9)
 # Bump when the architecture or the recipe changes, so stale cached backbones are not reused.
 PRETRAIN_FORMAT = 1
 PRETRAIN_RECIPE = {"lr": 0.05, "batch_size": 64, "weight_decay": 5e-4}
-CACHE_ENV = "LRSEARCH_CACHE_DIR"
-
-
-def default_cache_dir() -> Path:
-    """``$LRSEARCH_CACHE_DIR``, else ``~/.cache/lrsearch``."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "lrsearch")
 
 
 def pretrained_backbone(width: int, pretrain_epochs: int, split_seed: int, cache_dir: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
@@ -52,21 +50,13 @@ def pretrained_backbone(width: int, pretrain_epochs: int, split_seed: int, cache
         "split_seed": split_seed,
         **PRETRAIN_RECIPE,
     }
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-    path = cache_dir / f"digits-backbone-{digest}.pt"
-    if path.exists():
-        try:
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-            if saved.get("settings") == settings:
-                return saved["backbone"], {"path": str(path), "from_cache": True, **saved["report"]}
-        except Exception:  # an unreadable or foreign cache entry is rebuilt, never fatal
-            pass
+    path = cache_file(cache_dir, "digits-backbone", settings)
+    saved = load_torch_cache(path, settings)
+    if saved is not None:
+        return saved["backbone"], {"path": str(path), "from_cache": True, **saved["report"]}
 
     started = time.perf_counter()
-    x, y = digits_tensors()
-    train, val, _ = stratified_split(y, (0.6, 0.2, 0.2), split_seed)
-    train = train[torch.isin(y[train], torch.tensor(PRETRAIN_CLASSES))]
-    val = val[torch.isin(y[val], torch.tensor(PRETRAIN_CLASSES))]
+    x, y, train, val = pretrain_indices(split_seed)
     # Pretraining must give the same weights whatever the caller's seed, without disturbing the caller's RNG.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(split_seed)
@@ -78,16 +68,8 @@ def pretrained_backbone(width: int, pretrain_epochs: int, split_seed: int, cache
         "train_size": len(train),
     }
     backbone = {k: v.detach().clone() for k, v in model.backbone.state_dict().items()}
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=path.name, suffix=".tmp", delete=False) as tmp:
-            torch.save({"settings": settings, "backbone": backbone, "report": report}, tmp)
-        os.replace(tmp.name, path)
-    except OSError as exc:
-        raise TaskError(
-            f"task 'digits-transfer': cannot write the pretrained backbone to {cache_dir} ({exc}); "
-            f"set task.options.cache_dir or ${CACHE_ENV} to a writable directory"
-        ) from exc
+    payload = {"settings": settings, "backbone": backbone, "report": report}
+    write_atomic(path, lambda fh: torch.save(payload, fh), "task 'digits-transfer'")
     return backbone, {"path": str(path), "from_cache": False, **report}
 
 
@@ -110,21 +92,10 @@ def digits_transfer(
     require_int(name, "width", width, minimum=1)
     require_int(name, "split_seed", split_seed)
     backbone, pretrain = pretrained_backbone(
-        width, pretrain_epochs, split_seed, Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+        width, pretrain_epochs, split_seed, cache_dir_option(cache_dir)
     )
 
-    x, y = digits_tensors()
-    generator = torch.Generator().manual_seed(split_seed)
-    train_parts, rest_parts = [], []
-    for label in FINETUNE_CLASSES:
-        members = (y == label).nonzero().flatten()
-        members = members[torch.randperm(len(members), generator=generator)]
-        train_parts.append(members[:labels_per_class])
-        rest_parts.append(members[labels_per_class:])
-    train = torch.cat(train_parts).sort().values
-    rest = torch.cat(rest_parts).sort().values
-    val_in_rest, test_in_rest = stratified_split(y[rest], (0.5, 0.5), split_seed)
-    val, test = rest[val_in_rest], rest[test_in_rest]
+    x, y, train, val, test = fewshot_indices(labels_per_class, split_seed)
 
     def split(index: Tensor) -> Split:
         return Split(x[index], y[index] - FINETUNE_CLASSES[0])  # digits 5-9 become classes 0-4

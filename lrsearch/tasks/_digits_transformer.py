@@ -10,11 +10,7 @@ layers hold the features worth keeping. Parameter names follow the usual transfo
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,10 +21,19 @@ from torch import Tensor, nn
 
 from lrsearch.errors import TaskError
 from lrsearch.tasks._base import Split, Task, require_float, require_int
-from lrsearch.tasks._digits import digits_tensors, stratified_split
-from lrsearch.tasks._digits_transfer import CACHE_ENV, FINETUNE_CLASSES, PRETRAIN_CLASSES, default_cache_dir
 from lrsearch.tasks._fit import evaluate_accuracy
 from lrsearch.tasks._registry import register_task
+from lrsearch.tasks._transfer_common import (
+    CACHE_ENV,
+    FINETUNE_CLASSES,
+    PRETRAIN_CLASSES,
+    cache_dir_option,
+    cache_file,
+    fewshot_indices,
+    load_torch_cache,
+    pretrain_indices,
+    write_atomic,
+)
 
 ROWS = 8  # tokens per image
 LAYERWISE_PATTERN = r"encoder\.layers\.(\d+)\..*"
@@ -86,20 +91,12 @@ def _pretrain(model: nn.Module, split: Split, epochs: int, seed: int) -> None:
 def pretrained_encoder(settings: dict[str, Any], cache_dir: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """The model's state without its head, pretrained on digits 0-4: from the cache, or trained now and cached."""
     settings = {"format": PRETRAIN_FORMAT, "classes": list(PRETRAIN_CLASSES), **settings, **PRETRAIN_RECIPE}
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-    path = cache_dir / f"digits-transformer-{digest}.pt"
-    if path.exists():
-        try:
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-            if saved.get("settings") == settings:
-                return saved["encoder"], {"path": str(path), "from_cache": True, **saved["report"]}
-        except Exception:  # an unreadable or foreign cache entry is rebuilt, never fatal
-            pass
+    path = cache_file(cache_dir, "digits-transformer", settings)
+    saved = load_torch_cache(path, settings)
+    if saved is not None:
+        return saved["encoder"], {"path": str(path), "from_cache": True, **saved["report"]}
     started = time.perf_counter()
-    x, y = digits_tensors()
-    train, val, _ = stratified_split(y, (0.6, 0.2, 0.2), settings["split_seed"])
-    train = train[torch.isin(y[train], torch.tensor(PRETRAIN_CLASSES))]
-    val = val[torch.isin(y[val], torch.tensor(PRETRAIN_CLASSES))]
+    x, y, train, val = pretrain_indices(settings["split_seed"])
     with torch.random.fork_rng(devices=[]):  # the same weights whatever the caller's seed; its RNG untouched
         torch.manual_seed(settings["split_seed"])
         model = DigitsTransformer(settings["d_model"], settings["layers"], settings["heads"], settings["dropout"],
@@ -108,14 +105,8 @@ def pretrained_encoder(settings: dict[str, Any], cache_dir: Path) -> tuple[dict[
     report = {"seconds": round(time.perf_counter() - started, 3),
               "val_accuracy": evaluate_accuracy(model, Split(x[val], y[val])), "train_size": len(train)}
     encoder = {k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith("head.")}
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=path.name, suffix=".tmp", delete=False) as tmp:
-            torch.save({"settings": settings, "encoder": encoder, "report": report}, tmp)
-        os.replace(tmp.name, path)  # racing workers see no file or a whole one
-    except OSError as exc:
-        raise TaskError(f"task 'digits-transformer': cannot write the pretrained encoder to {cache_dir} ({exc}); "
-                        f"set task.options.cache_dir or ${CACHE_ENV} to a writable directory") from exc
+    payload = {"settings": settings, "encoder": encoder, "report": report}
+    write_atomic(path, lambda fh: torch.save(payload, fh), "task 'digits-transformer'")
     return encoder, {"path": str(path), "from_cache": False, **report}
 
 
@@ -141,19 +132,9 @@ def digits_transformer(d_model: int = 32, layers: int = 4, heads: int = 4, dropo
         raise TaskError(f"task {name!r}: task.options.d_model must be a multiple of heads, got {d_model} and {heads}")
     settings = {"d_model": d_model, "layers": layers, "heads": heads, "dropout": dropout,
                 "pretrain_epochs": pretrain_epochs, "split_seed": split_seed}
-    encoder, pretrain = pretrained_encoder(settings, Path(cache_dir).expanduser() if cache_dir else default_cache_dir())
+    encoder, pretrain = pretrained_encoder(settings, cache_dir_option(cache_dir))
 
-    x, y = digits_tensors()
-    generator = torch.Generator().manual_seed(split_seed)
-    train_parts, rest_parts = [], []
-    for label in FINETUNE_CLASSES:
-        members = (y == label).nonzero().flatten()
-        members = members[torch.randperm(len(members), generator=generator)]
-        train_parts.append(members[:labels_per_class])
-        rest_parts.append(members[labels_per_class:])
-    train, rest = torch.cat(train_parts).sort().values, torch.cat(rest_parts).sort().values
-    val_in_rest, test_in_rest = stratified_split(y[rest], (0.5, 0.5), split_seed)
-    val, test = rest[val_in_rest], rest[test_in_rest]
+    x, y, train, val, test = fewshot_indices(labels_per_class, split_seed)
 
     def split(index: Tensor) -> Split:
         return Split(x[index], y[index] - FINETUNE_CLASSES[0])  # digits 5-9 become classes 0-4

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
-import os
 import random
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -26,12 +23,19 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lrsearch.errors import TaskError
 from lrsearch.keras import import_keras
 from lrsearch.tasks._base import Split, Task, require_float, require_int
-from lrsearch.tasks._digits import digits_tensors, stratified_split
-from lrsearch.tasks._digits_transfer import CACHE_ENV, FINETUNE_CLASSES, PRETRAIN_CLASSES, default_cache_dir
 from lrsearch.tasks._registry import register_task
+from lrsearch.tasks._transfer_common import (
+    CACHE_ENV,
+    FINETUNE_CLASSES,
+    PRETRAIN_CLASSES,
+    cache_dir_option,
+    cache_file,
+    fewshot_indices,
+    pretrain_indices,
+    write_atomic,
+)
 
 NAME = "keras-digits-transfer"
 KERAS_GROUPS = {"head": ["head/*"], "backbone": ["backbone/*"]}
@@ -103,8 +107,7 @@ def pretrained_keras_backbone(width: int, pretrain_epochs: int, split_seed: int,
     keras = import_keras(f"task {NAME!r}")
     settings = {"format": PRETRAIN_FORMAT, "classes": list(PRETRAIN_CLASSES), "width": width,
                 "epochs": pretrain_epochs, "split_seed": split_seed, "keras": keras.__version__, **PRETRAIN_RECIPE}
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-    path = cache_dir / f"keras-digits-backbone-{digest}.npz"
+    path = cache_file(cache_dir, "keras-digits-backbone", settings, suffix=".npz")
     if path.exists():
         try:
             with np.load(path, allow_pickle=False) as saved:
@@ -115,10 +118,7 @@ def pretrained_keras_backbone(width: int, pretrain_epochs: int, split_seed: int,
             pass
 
     started = time.perf_counter()
-    x, y = digits_tensors()
-    train, val, _ = stratified_split(y, (0.6, 0.2, 0.2), split_seed)
-    train = train[torch.isin(y[train], torch.tensor(PRETRAIN_CLASSES))]
-    val = val[torch.isin(y[val], torch.tensor(PRETRAIN_CLASSES))]
+    x, y, train, val = pretrain_indices(split_seed)
     threads = torch.get_num_threads()
     # One thread: fastest for this small model, and the cached weights do not depend on the machine's cores.
     torch.set_num_threads(1)
@@ -137,17 +137,9 @@ def pretrained_keras_backbone(width: int, pretrain_epochs: int, split_seed: int,
         weights = [np.asarray(w) for w in model.get_layer("backbone").get_weights()]
     report = {"seconds": round(time.perf_counter() - started, 3), "val_accuracy": round(float(val_accuracy), 6),
               "train_size": len(train)}
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=path.name, suffix=".tmp", delete=False) as tmp:
-            np.savez(tmp, settings=json.dumps(settings), report=json.dumps(report), count=len(weights),
-                     **{f"w{i}": w for i, w in enumerate(weights)})
-        os.replace(tmp.name, path)
-    except OSError as exc:
-        raise TaskError(
-            f"task {NAME!r}: cannot write the pretrained backbone to {cache_dir} ({exc}); "
-            f"set task.options.cache_dir or ${CACHE_ENV} to a writable directory"
-        ) from exc
+    write_atomic(path, lambda fh: np.savez(fh, settings=json.dumps(settings), report=json.dumps(report),
+                                           count=len(weights), **{f"w{i}": w for i, w in enumerate(weights)}),
+                 f"task {NAME!r}")
     return weights, {"path": str(path), "from_cache": False, **report}
 
 
@@ -171,21 +163,11 @@ def keras_digits_transfer(labels_per_class: int = 20, pretrain_epochs: int = 30,
     dropout = require_float(NAME, "dropout", dropout, 0.0, 0.9)
     require_int(NAME, "split_seed", split_seed)
     backbone, pretrain = pretrained_keras_backbone(
-        width, pretrain_epochs, split_seed, Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+        width, pretrain_epochs, split_seed, cache_dir_option(cache_dir)
     )
 
-    x, y = digits_tensors()
-    generator = torch.Generator().manual_seed(split_seed)
-    train_parts, rest_parts = [], []
-    for label in FINETUNE_CLASSES:  # the same draws as digits-transfer, so both tasks share their splits
-        members = (y == label).nonzero().flatten()
-        members = members[torch.randperm(len(members), generator=generator)]
-        train_parts.append(members[:labels_per_class])
-        rest_parts.append(members[labels_per_class:])
-    train = torch.cat(train_parts).sort().values
-    rest = torch.cat(rest_parts).sort().values
-    val_in_rest, test_in_rest = stratified_split(y[rest], (0.5, 0.5), split_seed)
-    val, test = rest[val_in_rest], rest[test_in_rest]
+    # the same draws as digits-transfer, so both tasks share their splits
+    x, y, train, val, test = fewshot_indices(labels_per_class, split_seed)
 
     def split(index: Tensor) -> Split:
         return Split(channels_last(x[index]), y[index] - FINETUNE_CLASSES[0])  # digits 5-9 become classes 0-4
