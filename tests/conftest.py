@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -24,6 +25,13 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict
     if check and proc.returncode != 0:
         raise AssertionError(f"lrsearch {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def start_cli(*args: str) -> subprocess.Popen[str]:
+    """Start ``lrsearch ARGS`` as a terminal starts a foreground command: with Python's default Ctrl-C handling,
+    even when this test process inherited SIGINT ignored (a CI job run in the background does)."""
+    return subprocess.Popen([sys.executable, "-m", "lrsearch", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def digits_spec(name: str = "t", **overrides: Any) -> dict[str, Any]:

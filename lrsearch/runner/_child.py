@@ -43,6 +43,9 @@ class _Stop:
     def __call__(self, signum: int, frame: Any) -> None:
         self.requested = True
         if self.in_trial:
+            from lrsearch.training._interrupt import request_stop
+
+            request_stop()  # raised again at the next step if this KeyboardInterrupt is dropped (see _interrupt)
             raise KeyboardInterrupt
 
 

@@ -18,6 +18,7 @@ from lrsearch.runner._logs import trial_log_path, trial_output
 from lrsearch.runner._lost import fail_lost_trial
 from lrsearch.runner._study import StudyHandle, default_log_dir
 from lrsearch.runner._trial import Outcome, run_trial
+from lrsearch.training._interrupt import raise_if_stopped, sticky_ctrl_c
 
 _WAIT_S = 2.0
 
@@ -148,28 +149,30 @@ def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float |
     bar.update(force=True)
     max_failures = max(10, total or 10)
     try:
-        while True:
-            if timeout is not None and time.monotonic() - started >= timeout:
-                summary.stopped_by = "timeout"
-                break
-            if summary.count("FAIL") >= max_failures:
-                summary.stopped_by = "failures"
-                break
-            trial = next_trial(handle, total)
-            if trial is None:
-                break
-            if trial == "wait":
-                reap_stale(handle)
-                time.sleep(_WAIT_S)
-                continue
-            assert isinstance(trial, optuna.Trial)
-            log_path = trial_log_path(log_dir, handle.name, trial.number)
-            with Heartbeat(trial._trial_id, handle.study._storage), trial_output(log_path):
-                outcome = run_trial(handle, trial, device=device, log_path=str(log_path))
-            summary.outcomes.append(outcome)
-            if on_outcome is not None:
-                on_outcome(outcome)
-            bar.update(outcome)
+        with sticky_ctrl_c():
+            while True:
+                raise_if_stopped()
+                if timeout is not None and time.monotonic() - started >= timeout:
+                    summary.stopped_by = "timeout"
+                    break
+                if summary.count("FAIL") >= max_failures:
+                    summary.stopped_by = "failures"
+                    break
+                trial = next_trial(handle, total)
+                if trial is None:
+                    break
+                if trial == "wait":
+                    reap_stale(handle)
+                    time.sleep(_WAIT_S)
+                    continue
+                assert isinstance(trial, optuna.Trial)
+                log_path = trial_log_path(log_dir, handle.name, trial.number)
+                with Heartbeat(trial._trial_id, handle.study._storage), trial_output(log_path):
+                    outcome = run_trial(handle, trial, device=device, log_path=str(log_path))
+                summary.outcomes.append(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+                bar.update(outcome)
     except KeyboardInterrupt:
         summary.stopped_by = "interrupted"
     finally:

@@ -26,6 +26,7 @@ from lrsearch.runner._devices import WorkerSlot
 from lrsearch.runner._logs import log_tail
 from lrsearch.runner._lost import fail_lost_trial
 from lrsearch.runner._trial import Outcome
+from lrsearch.training._interrupt import raise_if_stopped, request_stop, sticky_ctrl_c
 
 # A worker that dies this many times in a row without finishing a trial is not replaced again.
 MAX_CRASHES = 3
@@ -100,19 +101,21 @@ class Supervisor:
         self._failed_in_a_row = 0
         started = time.monotonic()
         previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
-        try:
-            for slot in self.slots:
-                self._start(slot)
-            while self._children:
-                if self.timeout is not None and not self._stop.is_set() and time.monotonic() - started >= self.timeout:
-                    self._request_stop("timeout")
-                self._step()
-        except KeyboardInterrupt:
-            self.stopped_by = "interrupted"
-            self._shutdown()
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+        with sticky_ctrl_c():
+            try:
+                for slot in self.slots:
+                    self._start(slot)
+                while self._children:
+                    raise_if_stopped()
+                    if self.timeout is not None and not self._stop.is_set() and time.monotonic() - started >= self.timeout:
+                        self._request_stop("timeout")
+                    self._step()
+            except KeyboardInterrupt:
+                self.stopped_by = "interrupted"
+                self._shutdown()
+            finally:
+                if previous is not None:
+                    signal.signal(signal.SIGTERM, previous)
         if self.errors and not self.outcomes:
             raise LrsearchError(self.errors[0])
         return self.outcomes
@@ -270,6 +273,7 @@ def _set_env(key: str, value: str | None) -> None:
 
 
 def _interrupt(signum: int, frame: Any) -> None:
+    request_stop()  # seen by the loop if this KeyboardInterrupt is dropped (see lrsearch.training._interrupt)
     raise KeyboardInterrupt
 
 

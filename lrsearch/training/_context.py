@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from lrsearch.space import GroupConfig, OptimizerConfig, TrialConfig
+from lrsearch.training._interrupt import raise_if_stopped
 
 
 class TrialFailed(Exception):
@@ -224,6 +225,8 @@ class TrialContext:
         return max((b.steps for b in self._bound), default=0)
 
     def check_deadline(self) -> None:
+        """Stop the trial if it ran past its timeout, or if a Ctrl-C or a stop signal was lost (see _interrupt)."""
+        raise_if_stopped()
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise TrialFailed("timeout", "the trial ran past budget.trial_timeout")
 

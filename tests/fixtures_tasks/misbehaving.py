@@ -19,7 +19,18 @@ from torch import Tensor, nn
 from lrsearch.tasks import Task
 from lrsearch.tasks._digits import DigitsCNN, digits
 
-MODES = ("raise", "nan", "oom", "segfault", "hang", "slow", "print")
+MODES = ("raise", "nan", "oom", "segfault", "hang", "slow", "print", "ctrl_c_in_gc")
+
+
+class _CtrlCWhenCollected:
+    """Sends this process SIGINT from ``__del__``: Python runs the handler right there, inside the finaliser, and
+    drops the KeyboardInterrupt it raises ("Exception ignored in ..."), as happens when a Ctrl-C lands while the
+    garbage collector runs."""
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(1000):  # a backward jump: the pending handler runs here, inside __del__
+            pass
 
 
 class Misbehaving(nn.Module):
@@ -43,6 +54,8 @@ class Misbehaving(nn.Module):
             os.kill(os.getpid(), signal.SIGSEGV)
         if mode == "hang":
             time.sleep(3600)
+        if mode == "ctrl_c_in_gc" and self.calls == 20:
+            _CtrlCWhenCollected()  # collected at once
         if mode == "slow":
             time.sleep(0.5)
         out = self.head(self.backbone(x))

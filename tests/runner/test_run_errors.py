@@ -6,13 +6,12 @@ import hashlib
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import optuna
 
-from tests.conftest import digits_spec, run_cli, write_spec
+from tests.conftest import digits_spec, run_cli, start_cli, write_spec
 
 
 def _digest(path: Path) -> str:
@@ -77,8 +76,7 @@ def test_ctrl_c_stops_cleanly_and_the_study_resumes(tmp_path: Path) -> None:
     spec = digits_spec("interrupt", budget={"trials": 5, "epochs": 30},
                        pruner={"name": "none"})
     path = write_spec(tmp_path, spec)
-    proc = subprocess.Popen([sys.executable, "-m", "lrsearch", "run", str(path), "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_cli("run", str(path), "--quiet")
     db = tmp_path / "lrsearch.db"
     deadline = time.time() + 120
     while time.time() < deadline:  # wait until the first trial is running
@@ -102,3 +100,22 @@ def test_ctrl_c_stops_cleanly_and_the_study_resumes(tmp_path: Path) -> None:
     spec["budget"] = {"trials": 2, "epochs": 30}
     done = run_cli("run", str(path), "--quiet", "--trials", "1", check=True)
     assert "this run: 1 complete" in done.stdout
+
+
+def test_a_ctrl_c_dropped_inside_a_finaliser_still_stops_the_run(tmp_path: Path) -> None:
+    """A Ctrl-C whose KeyboardInterrupt Python drops (it landed in a __del__ run by the garbage collector) stops
+    the trial a step later instead of being lost."""
+    spec = digits_spec("dropped", budget={"trials": 3, "epochs": 200}, pruner={"name": "none"},
+                       task={"entrypoint": "tests.fixtures_tasks.misbehaving:build", "device": "cpu", "threads": 1,
+                             "options": {"failures": {"0": "ctrl_c_in_gc"}}})
+    path = write_spec(tmp_path, spec)
+    proc = start_cli("run", str(path), "--quiet")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    db = tmp_path / "lrsearch.db"
+    study = optuna.load_study(study_name="dropped", storage=f"sqlite:///{db}")
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.WAITING]
+    assert study.trials[0].user_attrs["fail_reason"] == "interrupted"
+    log = (tmp_path / "lrsearch-logs" / "dropped" / "trial-0.log").read_text()
+    assert "Exception ignored" in log and "KeyboardInterrupt" in log  # the interrupt Python dropped

@@ -6,14 +6,13 @@ import json
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import optuna
 import pytest
 
-from tests.conftest import digits_spec, run_cli, write_spec
+from tests.conftest import digits_spec, run_cli, start_cli, write_spec
 
 
 def _rows(db: Path, sql: str, *args: object) -> list[tuple]:
@@ -102,8 +101,7 @@ def test_ctrl_c_interrupts_the_workers_trials_and_queues_them_again(tmp_path: Pa
     spec = digits_spec("stop", budget={"trials": 4, "epochs": 60}, pruner={"name": "none"})
     path = write_spec(tmp_path, spec)
     db = tmp_path / "lrsearch.db"
-    proc = subprocess.Popen([sys.executable, "-m", "lrsearch", "run", str(path), "--workers", "2", "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_cli("run", str(path), "--workers", "2", "--quiet")
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:  # until both workers are inside a trial
         time.sleep(0.3)
