@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -46,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("PYTHONWARNINGS", "ignore::optuna.exceptions.ExperimentalWarning")
+    # Optuna's experimental-feature warnings are filtered in this process only: a PYTHONWARNINGS naming Optuna's
+    # classes would reach every Python process the commands start, which cannot apply it before Optuna loads.
+    from optuna.exceptions import ExperimentalWarning
+
+    warnings.filterwarnings("ignore", category=ExperimentalWarning)
     # Warnings meant for the user (e.g. panels not published) read as one line, not a source listing.
     warnings.formatwarning = lambda message, category, *_args, **_kw: f"warning: {message}\n"
     parser = build_parser()
