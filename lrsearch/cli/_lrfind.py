@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="which suggestion --write narrows around (default valley)")
     p.add_argument("--factor", type=float, default=3.0, help="narrowed range is [s/FACTOR, s*FACTOR] (default 3)")
     p.add_argument("--seed", type=int, help="seed of the model and batch order (default task.seed)")
+    p.add_argument("--runs", type=int, default=1,
+                   help="repeat each test with seeds SEED, SEED+1, ... and suggest from the mean loss (default 1, "
+                        "as fastai; 3-5 steady the suggestions on small, noisy batches)")
     p.add_argument("--write", metavar="NEW.yaml", help="write a copy of the study with the narrowed lr ranges")
     p.add_argument("--name", help="study name of the --write copy (default: <name>-lrfind)")
     p.add_argument("--out", help="directory for the JSON result and PNG plots "
@@ -65,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     groups = [g.strip() for g in args.groups.split(",") if g.strip()] if args.groups else None
     result = lr_find(spec, mode=args.mode, start=args.start, end=args.end, iters=args.iters, at=_pairs(args.at),
-                     groups=groups, seed=args.seed, suggestion=args.suggestion, factor=args.factor, source=args.spec)
+                     groups=groups, seed=args.seed, suggestion=args.suggestion, factor=args.factor, source=args.spec,
+                     runs=args.runs)
     out = Path(args.out) if args.out else results_dir(spec.storage)
     notes = []
     if not args.no_plot:

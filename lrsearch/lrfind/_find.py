@@ -12,7 +12,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from lrsearch.config import StudySpec
 from lrsearch.errors import LrsearchError
 from lrsearch.lrfind._narrow import narrow
-from lrsearch.lrfind._range_test import range_test
+from lrsearch.lrfind._range_test import average_ramps, range_test
 from lrsearch.lrfind._result import JOINT, Curve, LrFindResult
 from lrsearch.lrfind._suggest import SUGGESTERS, suggest
 from lrsearch.space import SearchSpace
@@ -75,12 +75,13 @@ def check_spec_for_lrfind(spec: StudySpec) -> None:
 def lr_find(spec: StudySpec, *, mode: str = "per-group", start: float = 1e-7, end: float = 10.0, iters: int = 100,
             at: Mapping[str, str] | None = None, groups: Sequence[str] | None = None, seed: int | None = None,
             suggestion: str = "valley", factor: float = 3.0, source: str | None = None,
-            device: str | None = None) -> LrFindResult:
+            device: str | None = None, runs: int = 1) -> LrFindResult:
     """Run the LR range tests of ``spec`` and narrow its lr ranges around the ``suggestion`` (see the README).
 
     Per-group mode ramps each group's lr in turn while the others hold at the hold point; joint mode ramps all
     groups together with their hold-point ratios fixed. When the optimizer is searched and not pinned with
     ``at={"opt.name": ...}``, every optimizer choice gets its own tests, and the narrowed range covers them all.
+    ``runs > 1`` repeats every test with seeds ``seed, seed + 1, ...`` and suggests from the mean loss.
     """
     import torch
 
@@ -95,6 +96,8 @@ def lr_find(spec: StudySpec, *, mode: str = "per-group", start: float = 1e-7, en
         raise LrsearchError(f"need 0 < start < end, got start={start:g}, end={end:g}")
     if iters < MIN_ITERS:
         raise LrsearchError(f"--iters must be >= {MIN_ITERS}, got {iters}")
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+        raise LrsearchError(f"--runs must be a whole number >= 1, got {runs!r}")
     if suggestion not in SUGGESTERS:
         raise LrsearchError(f"--suggestion must be one of {', '.join(SUGGESTERS)}, got {suggestion!r}")
     if not factor > 1:
@@ -128,8 +131,11 @@ def lr_find(spec: StudySpec, *, mode: str = "per-group", start: float = 1e-7, en
         else:
             plans = [(g, {g: 1.0}) for g in chosen]
         for label, multipliers in plans:
-            ramp = range_test(task, opt_config, dict(multipliers), start=start, end=end, iters=iters,
-                              batch_size=spec.task.batch_size, device=dev, seed=seed)
+            ramp = average_ramps([
+                range_test(task, opt_config, dict(multipliers), start=start, end=end, iters=iters,
+                           batch_size=spec.task.batch_size, device=dev, seed=seed + run)
+                for run in range(runs)
+            ])
             curves.append(Curve(
                 group=label, optimizer=opt_name, lrs=ramp.lrs, losses=ramp.losses, smoothed=ramp.smoothed,
                 stopped=ramp.stopped, held={g: lr for g, lr in held.items() if g not in multipliers},
@@ -137,7 +143,7 @@ def lr_find(spec: StudySpec, *, mode: str = "per-group", start: float = 1e-7, en
             ))
     result = LrFindResult(
         study=spec.name, mode=mode, task=str(spec.task.builtin or spec.task.entrypoint),
-        settings={"start": start, "end": end, "iters": iters, "batch_size": spec.task.batch_size, "seed": seed,
+        settings={"start": start, "end": end, "iters": iters, "batch_size": spec.task.batch_size, "seed": seed, "runs": runs,
                   "suggestion": suggestion, "factor": factor, "groups": chosen, "optimizers": optimizers},
         hold=params, curves=curves, source=source, version=__version__,
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -95,3 +95,18 @@ def range_test(task: Any, opt_config: OptimizerConfig, multipliers: dict[str, fl
                 break
     return Ramp(lrs, losses, smooth(losses), stopped, group_lrs)
 
+
+
+def average_ramps(ramps: list[Ramp]) -> Ramp:
+    """One curve from range tests run with different seeds: the mean raw loss per batch, smoothed as fastai does.
+
+    A run that diverged or hit NaN has no points after it stopped, so the mean covers the batches every run
+    reached, and the result stopped for the reason of the run that stopped first.
+    """
+    if len(ramps) == 1:
+        return ramps[0]
+    n = min(len(r.losses) for r in ramps)
+    first = min(ramps, key=lambda r: len(r.losses))
+    losses = [sum(r.losses[i] for r in ramps) / len(ramps) for i in range(n)]
+    return Ramp(first.lrs[:n], losses, smooth(losses), first.stopped,
+                {name: values[:n] for name, values in first.group_lrs.items()})

@@ -35,6 +35,9 @@ def describe(result: LrFindResult) -> str:
     s = result.settings
     lines = [f"lr-find {result.study!r} (task {result.task}): {result.mode}, {s['iters']} batches of "
              f"{s['batch_size']}, lr {s['start']:g} -> {s['end']:g}, seed {s['seed']}"]
+    runs = s.get("runs", 1)  # results saved before --runs existed have none
+    if runs > 1:
+        lines[0] += f"..{s['seed'] + runs - 1} (mean loss of {runs} runs)"
     rows = [["optimizer", "ramped", "stopped", "valley", "steep", "minimum", "others held at"]]
     for c in result.curves:
         stopped = f"{c.stopped} at batch {len(c.lrs)}" if c.stopped != "end" else f"end ({len(c.lrs)} batches)"

@@ -85,8 +85,10 @@ def test_joint_mode_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
     monkeypatch.setattr(lrsearch.lrfind, "have_matplotlib", lambda: False)
     path = write_spec(tmp_path, transfer_spec())
-    assert main(["lr-find", str(path), "--mode", "joint", "--iters", "30", "--out", str(tmp_path / "o")]) == 0
+    assert main(["lr-find", str(path), "--mode", "joint", "--iters", "30", "--out", str(tmp_path / "o"),
+                 "--runs", "2"]) == 0
     out = capsys.readouterr().out
+    assert "seed 0..1 (mean loss of 2 runs)" in out
     assert "no plots: matplotlib is not installed (pip install 'lrsearch[plots]')" in out
     assert not list((tmp_path / "o").glob("*.png"))
     assert "all groups" in out and "ratio held fixed by the joint test" in out
@@ -103,6 +105,7 @@ def test_joint_mode_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str
     (["--iters", "5"], "--iters must be >= 20"),
     (["--groups", "neck"], "no group 'neck'"),
     (["--factor", "1"], "--factor must be > 1"),
+    (["--runs", "0"], "--runs must be a whole number >= 1"),
 ])
 def test_bad_arguments_exit_2_with_a_message(tmp_path: Path, capsys, args: list[str], message: str) -> None:
     path = write_spec(tmp_path, transfer_spec())
