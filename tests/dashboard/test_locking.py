@@ -68,11 +68,11 @@ def _poll(app, stop: threading.Event, answers: list[int]) -> None:  # noqa: ANN0
 
 def _refused_commits(path: Path, app, seconds: float) -> tuple[int, int, list[int]]:  # noqa: ANN001
     """Poll the dashboard app in a thread while a writer with no busy timeout commits; count its refusals."""
+    writer = sqlite3.connect(path, timeout=0, isolation_level=None)
+    writer.execute("CREATE TABLE IF NOT EXISTS writes (x)")  # before the reads start: only the commits are counted
     stop, answers = threading.Event(), []
     poller = threading.Thread(target=_poll, args=(app, stop, answers))
     poller.start()
-    writer = sqlite3.connect(path, timeout=0, isolation_level=None)
-    writer.execute("CREATE TABLE IF NOT EXISTS writes (x)")
     commits = refused = 0
     deadline = time.monotonic() + seconds
     try:
