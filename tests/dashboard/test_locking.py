@@ -71,7 +71,7 @@ def _refused_commits(path: Path, app, seconds: float) -> tuple[int, int, list[in
     writer = sqlite3.connect(path, timeout=0, isolation_level=None)
     writer.execute("CREATE TABLE IF NOT EXISTS writes (x)")  # before the reads start: only the commits are counted
     stop, answers = threading.Event(), []
-    poller = threading.Thread(target=_poll, args=(app, stop, answers))
+    poller = threading.Thread(target=_poll, args=(app, stop, answers), daemon=True)
     poller.start()
     commits = refused = 0
     deadline = time.monotonic() + seconds
