@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,20 +65,9 @@ def write_spec(directory: Path, spec: dict[str, Any], filename: str = "study.yam
 
 
 @pytest.fixture
-def postgres_url() -> str:
+def postgres_url() -> Iterator[str]:
     """A fresh database on the PostgreSQL server named by LRSEARCH_TEST_POSTGRES_URL (skipped without it)."""
-    base = os.environ.get("LRSEARCH_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("LRSEARCH_TEST_POSTGRES_URL is not set (point it at a PostgreSQL server to run this test)")
-    import sqlalchemy as sa
+    from tests.fixtures_tasks.databases import fresh_postgres_database
 
-    name = f"lrsearch_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(base).set(database=name).render_as_string(hide_password=False)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    with fresh_postgres_database() as url:
+        yield url

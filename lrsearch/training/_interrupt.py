@@ -24,15 +24,6 @@ def request_stop() -> None:
     _requested = True
 
 
-def clear_stop() -> None:
-    global _requested
-    _requested = False
-
-
-def stop_requested() -> bool:
-    return _requested
-
-
 def raise_if_stopped() -> None:
     """Raise ``KeyboardInterrupt`` when a stop was asked for and not acted on yet."""
     if _requested:
@@ -53,11 +44,12 @@ def sticky_ctrl_c() -> Iterator[None]:
     """
     install = (threading.current_thread() is threading.main_thread()
                and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    global _requested
     previous = signal.signal(signal.SIGINT, _on_sigint) if install else None
-    clear_stop()
+    _requested = False
     try:
         yield
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-        clear_stop()
+        _requested = False
