@@ -1,9 +1,37 @@
-"""lrsearch: hyperparameter search for per-parameter-group optimizer settings and schedules."""
+"""lrsearch: hyperparameter search for per-parameter-group optimizer settings and schedules.
+
+The public names load on first use (PEP 562), so ``import lrsearch`` (and ``lrsearch --help``) does not pay for
+torch, Optuna and pandas until something needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from lrsearch.api import run_study  # noqa: E402
-from lrsearch.config import load_spec  # noqa: E402
-from lrsearch.training import TrialContext  # noqa: E402
+_LAZY = {
+    "run_study": "lrsearch.api",
+    "load_spec": "lrsearch.config",
+    "TrialContext": "lrsearch.training",
+}
 
 __all__ = ["TrialContext", "__version__", "load_spec", "run_study"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrsearch.api import run_study
+    from lrsearch.config import load_spec
+    from lrsearch.training import TrialContext
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lrsearch' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

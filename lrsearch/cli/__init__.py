@@ -1,7 +1,11 @@
 """The ``lrsearch`` command: a thin layer over the library. User errors exit 2 without a traceback.
 
 Each command lives in its own module with ``register(subparsers)``, which adds a parser whose ``func`` takes
-the parsed arguments and returns an exit code.
+the parsed arguments and returns an exit code. Options come from the one table in :mod:`lrsearch.cli._options`.
+
+The parser is argparse on purpose: building it imports nothing heavy (``--help`` answers in a fraction of a
+second, before torch or Optuna load), every command module stays a plain ``register`` function that others can
+add to without touching the rest, and the completion scripts are generated from the same parser.
 """
 
 from __future__ import annotations
@@ -9,7 +13,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import warnings
 from collections.abc import Sequence
 
 from lrsearch import __version__
@@ -23,6 +26,7 @@ COMMANDS = [
     "lrsearch.cli._results",
     "lrsearch.cli._dashboard",
     "lrsearch.cli._lrfind",
+    "lrsearch.cli._completion",
 ]
 
 
@@ -30,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lrsearch",
         description="Hyperparameter search for per-parameter-group optimizer settings and schedules.",
+        epilog="`lrsearch COMMAND --help` shows a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"lrsearch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -44,19 +49,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    # Optuna's experimental-feature warnings are filtered in this process only: a PYTHONWARNINGS naming Optuna's
-    # classes would reach every Python process the commands start, which cannot apply it before Optuna loads.
-    from optuna.exceptions import ExperimentalWarning
+def command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Each command's own parser, by name."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
 
-    warnings.filterwarnings("ignore", category=ExperimentalWarning)
-    # Warnings meant for the user (e.g. panels not published) read as one line, not a source listing.
-    warnings.formatwarning = lambda message, category, *_args, **_kw: f"warning: {message}\n"
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, reporting an unknown argument with the usage of the command it was given to, not the top level's."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        command = command_parsers(parser).get(getattr(args, "command", None) or "")
+        (command or parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    _quiet_warnings()
     try:
         return int(args.func(args) or 0)
     except LrsearchError as exc:
@@ -68,6 +84,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `lrsearch schedules | head`
         sys.stderr.close()
         return 0
+
+
+def _quiet_warnings() -> None:
+    """Set once a command is chosen (Optuna loads here, not for ``--help``)."""
+    import warnings
+
+    from optuna.exceptions import ExperimentalWarning
+
+    # Optuna's experimental-feature warnings are filtered in this process only: a PYTHONWARNINGS naming Optuna's
+    # classes would reach every Python process the commands start, which cannot apply it before Optuna loads.
+    warnings.filterwarnings("ignore", category=ExperimentalWarning)
+    # Warnings meant for the user (e.g. panels not published) read as one line, not a source listing.
+    warnings.formatwarning = lambda message, category, *_args, **_kw: f"warning: {message}\n"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from lrsearch.cli._common import add_study_source, quiet_optuna, study_source
+from lrsearch.cli._options import add
 from lrsearch.errors import LrsearchError
 
 STORAGE_ENV = "LRSEARCH_STORAGE"
@@ -21,27 +22,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "best-configuration note into the studies: at start, then whenever a study changes. Without "
                     f"STUDY.yaml or --storage, ${STORAGE_ENV} names the storage.")
     add_study_source(p)
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
-    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
-    p.add_argument("--read-only", action="store_true",
-                   help="connections that cannot write: dashboard edits (notes, deleting studies) fail, no panels "
-                        "are published")
-    p.add_argument("--publish-every", default="60", metavar="DURATION",
-                   help="check the studies for changes and republish their panels this often (default 60s; e.g. "
-                        "30, 5m; 0: only at start)")
-    p.add_argument("--no-publish", action="store_true", help="serve only; publish no panels")
-    p.add_argument("--publish-only", action="store_true", help="publish the panels and the note, then exit")
-    p.add_argument("--panels", metavar="FILE", help="panel definitions (default: the ones lrsearch ships)")
-    p.add_argument("--verbose", action="store_true", help="log every HTTP request")
+    for key in ("host", "port", "read_only", "publish_every", "no_publish", "publish_only", "panels", "verbose"):
+        add(p, key)
     p.set_defaults(func=dashboard)
 
     p = sub.add_parser(
-        "report", help="write one self-contained HTML file: lrsearch's panels and the trials table",
-        description="Write the study's lrsearch panels, best configuration and trials table into one HTML file "
-                    "with plotly.js embedded: it opens offline and loads nothing from the network.")
+        "report", help="write one self-contained HTML file: lrsearch's panels, Optuna's plots and the trials table",
+        description="Write the study's lrsearch panels, Optuna's standard plots (history, importances, parallel "
+                    "coordinates, slices), the best configuration and the trials table into one HTML file with "
+                    "plotly.js embedded: it opens offline and loads nothing from the network.")
     add_study_source(p)
-    p.add_argument("-o", "--output", required=True, metavar="report.html", help="the HTML file to write")
-    p.add_argument("--panels", metavar="FILE", help="panel definitions (default: the ones lrsearch ships)")
+    add(p, "output", required=True, metavar="report.html", help="the HTML file to write")
+    add(p, "panels")
     p.set_defaults(func=report)
 
 
@@ -63,16 +55,12 @@ def _storage_and_studies(args: argparse.Namespace) -> tuple[str, list[str] | Non
 
 
 def dashboard(args: argparse.Namespace) -> int:
-    from lrsearch.config import parse_duration
     from lrsearch.dashboard import load_panels, publish_studies, serve
 
     quiet_optuna()
     if not 0 <= args.port <= 65535:
         raise LrsearchError(f"--port must be between 0 and 65535, got {args.port}")
-    try:
-        every = 0.0 if str(args.publish_every).strip() in ("0", "0s") else parse_duration(args.publish_every)
-    except ValueError as exc:
-        raise LrsearchError(f"--publish-every {exc}") from None
+    every = args.publish_every
     if args.publish_only and (args.no_publish or args.read_only):
         raise LrsearchError("--publish-only writes the panels; it cannot go with --no-publish or --read-only")
     _require_extra()

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import json
 
-from lrsearch.cli._common import quiet_optuna
+from lrsearch.cli._common import add_study_source, print_json, quiet_optuna, study_spec
+from lrsearch.cli._options import add
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("validate", help="check a study spec (and with --model, the groups against the model)")
-    p.add_argument("spec", metavar="STUDY.yaml")
-    p.add_argument("--model", action="store_true", help="also build the task's model on CPU and check group coverage")
+    p = sub.add_parser("validate", help="check a study spec (and with --model, the groups against the model)",
+                       description="Check a study file (or the spec stored with a study) completely: every "
+                                   "problem is listed, by field, with exit code 2.")
+    add_study_source(p)
+    add(p, "model")
+    add(p, "json", help="print the summary as JSON on stdout")
     p.set_defaults(func=validate)
 
-    p = sub.add_parser("space", help="print every search dimension: name, distribution, condition")
-    p.add_argument("spec", metavar="STUDY.yaml")
+    p = sub.add_parser("space", help="print every search dimension: name, distribution, condition",
+                       description="Every search dimension of a study: its stable name (the export column and "
+                                   "dashboard label), its Optuna distribution and when it is active.")
+    add_study_source(p)
+    add(p, "json", help="print the dimensions as JSON on stdout")
     p.set_defaults(func=space)
 
     p = sub.add_parser("schedules", help="list the schedule shapes and their parameters")
@@ -26,22 +34,30 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def validate(args: argparse.Namespace) -> int:
     from lrsearch.api import preflight
-    from lrsearch.config import load_spec
     from lrsearch.space import SearchSpace
     from lrsearch.storage import redact
 
     quiet_optuna()
-    spec = load_spec(args.spec)
+    spec, source = study_spec(args)
     dims = SearchSpace(spec).dimensions()
     groups = [g.name for _, b in spec.blocks() for g in b.groups]
     task = spec.task.builtin or spec.task.entrypoint or spec.task.train
-    model = preflight(spec, args.spec) if args.model else None
+    model = preflight(spec, source) if args.model else None
     if not args.model and (spec.task.entrypoint or spec.task.train):
         from lrsearch.tasks import load_entrypoint
 
         ref = spec.task.entrypoint or spec.task.train
         load_entrypoint(ref, "task.entrypoint" if spec.task.entrypoint else "task.train")
-    print(f"{args.spec}: valid")
+    if args.json:
+        print_json({
+            "source": source, "valid": True, "study": spec.name, "storage": redact(spec.storage or ""),
+            "task": task, "objective": {"metric": spec.objective.metric, "direction": spec.objective.direction},
+            "epochs": spec.budget.epochs, "trials": spec.budget.trials, "timeout_s": spec.budget.timeout,
+            "groups": groups, "dimensions": [d.name for d in dims],
+            "sampler": spec.sampler.name, "pruner": spec.pruner.name,
+        })
+        return 0
+    print(f"{source}: valid")
     print(f"  study {spec.name!r}, storage {redact(spec.storage or '')}")
     print(f"  task {task}, objective {spec.objective.direction} {spec.objective.metric}, "
           f"{spec.budget.epochs} epochs a trial, budget {_budget(spec)}")
@@ -77,12 +93,17 @@ def _budget(spec) -> str:
 
 
 def space(args: argparse.Namespace) -> int:
-    from lrsearch.config import load_spec
     from lrsearch.space import SearchSpace
 
     quiet_optuna()
-    spec = load_spec(args.spec)
+    spec, _ = study_spec(args)
     dims = SearchSpace(spec).dimensions()
+    if args.json:
+        import optuna
+
+        print_json([{"name": d.name, "distribution": d.describe(), "condition": d.condition,
+                     "optuna": json.loads(optuna.distributions.distribution_to_json(d.distribution))} for d in dims])
+        return 0
     width = max([len(d.name) for d in dims] + [9])
     dwidth = max([len(d.describe()) for d in dims] + [12])
     print(f"{'dimension':<{width}}  {'distribution':<{dwidth}}  active when")

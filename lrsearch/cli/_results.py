@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from lrsearch.cli._common import add_study_source, quiet_optuna, study_source
+from lrsearch.cli._common import add_study_source, print_json, quiet_optuna, study_source
+from lrsearch.cli._options import add
 from lrsearch.errors import LrsearchError
 
 
@@ -16,17 +17,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "under its stable name, confirmed scores) and optionally the per-epoch, per-group "
                                    "curves. The extension (.csv, .parquet) picks the format.")
     add_study_source(p)
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="trials file: .csv or .parquet")
-    p.add_argument("--curves", metavar="FILE", help="also write the curves (long format) to this .csv or .parquet")
+    add(p, "output", required=True, help="the trials file: .csv or .parquet")
+    add(p, "curves")
     p.set_defaults(func=export)
 
     p = sub.add_parser("compare", help="compare studies: best value, cost, epochs to near-best, confirmed scores",
                        description="Compare studies side by side. STUDY is a study file, or a study name in "
                                    "--storage.")
-    p.add_argument("studies", nargs="+", metavar="STUDY", help="study files (.yaml) or study names in --storage")
-    p.add_argument("--storage", help="storage URL for studies given by name")
-    p.add_argument("--budget", type=int, metavar="EPOCHS",
-                   help="also compare the best value each study reached within this many epochs consumed")
+    p.add_argument("studies", nargs="*", metavar="STUDY", help="study files (.yaml) or study names in --storage")
+    add(p, "storage", help="storage URL for studies given by name")
+    add(p, "study", action="append", help="a study in --storage (repeatable; the same as naming it as STUDY)")
+    add(p, "budget")
+    add(p, "json", help="print the comparison as JSON on stdout")
     p.set_defaults(func=compare)
 
     p = sub.add_parser("best", help="the best trial: summary, fixed study YAML (-o), plain-PyTorch snippet (--python)",
@@ -34,11 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "write it as a study YAML with every searched setting fixed and/or as a Python "
                                    "file in plain PyTorch.")
     add_study_source(p)
-    p.add_argument("--trial", type=int, metavar="N", help="use trial N instead of the best")
-    p.add_argument("--by", choices=["auto", "search", "confirmed"], default="auto",
-                   help="auto (default): the best confirmed mean if confirmation runs exist, else the search score")
-    p.add_argument("-o", "--output", metavar="best.yaml", help="write the fixed study YAML here")
-    p.add_argument("--python", metavar="snippet.py", help="write the plain-PyTorch snippet here")
+    add(p, "trial", help="use trial N instead of the best")
+    add(p, "by")
+    add(p, "output", metavar="best.yaml", help="write the study YAML with every searched setting fixed here")
+    add(p, "python", metavar="snippet.py")
+    add(p, "json", help="print the trial (number, value, params, per-group config) as JSON on stdout")
     p.set_defaults(func=best)
 
     p = sub.add_parser("replay", help="retrain a recorded trial and compare its objective epoch by epoch",
@@ -46,20 +48,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "objective per epoch with what was recorded. Exit 0 if every epoch agrees within "
                                    "--tolerance, 1 if not.")
     add_study_source(p)
-    p.add_argument("--trial", type=int, required=True, metavar="N", help="the trial to replay (COMPLETE or PRUNED)")
-    p.add_argument("--tolerance", type=float, default=None, metavar="T",
-                   help="largest accepted |recorded - replayed| per epoch (default 1e-6)")
-    p.add_argument("--device", help="train on this device instead of the spec's (cpu, cuda:0, ...)")
+    add(p, "trial", required=True, help="the trial to replay (COMPLETE or PRUNED)")
+    add(p, "tolerance")
+    add(p, "device", help="train on this device instead of the spec's (cpu, cuda:0, ...)")
     p.set_defaults(func=replay)
 
     p = sub.add_parser("confirm", help="retrain the top configs with fresh seeds, score them on the test split",
                        description="Retrain the top K configs (by search score) with S fresh seeds each, score "
                                    "them on the task's held-out test split, store every run and rank by the mean.")
     add_study_source(p)
-    p.add_argument("--top", type=int, metavar="K", help="configs to confirm (default: the spec's confirm.top, else 3)")
-    p.add_argument("--seeds", type=int, metavar="S", help="seeds per config (default: confirm.seeds, else 3)")
-    p.add_argument("--device", help="train on this device instead of the spec's")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add(p, "top", help="configs to confirm (default: the spec's confirm.top, else 3)")
+    add(p, "seeds", help="seeds per config (default: confirm.seeds, else 3)")
+    add(p, "device", help="train on this device instead of the spec's")
+    add(p, "quiet", help="no progress lines")
     p.set_defaults(func=confirm)
 
 
@@ -87,7 +88,10 @@ def _compare_sources(args: argparse.Namespace) -> list[tuple[str, str]]:
 
     sources = []
     url = resolve_storage(args.storage, Path.cwd()) if args.storage else None
-    for item in args.studies:
+    items = list(args.studies) + list(args.study or [])
+    if not items:
+        raise LrsearchError("give the studies to compare: study files (.yaml), or names in --storage")
+    for item in items:
         if item.endswith((".yaml", ".yml")) or Path(item).is_file():
             spec = load_spec(item)
             assert spec.storage is not None
@@ -105,7 +109,16 @@ def compare(args: argparse.Namespace) -> int:
     quiet_optuna()
     if args.budget is not None and args.budget < 1:
         raise LrsearchError(f"--budget is a number of epochs >= 1, got {args.budget}")
-    print(format_comparison(compare_studies(_compare_sources(args), budget=args.budget)))
+    summaries = compare_studies(_compare_sources(args), budget=args.budget)
+    if args.json:
+        from dataclasses import asdict
+
+        from lrsearch.storage import redact
+
+        print_json([{**asdict(s), "storage": redact(s.storage), "epochs_to": {f"{q:g}": n for q, n in s.epochs_to.items()}}
+                    for s in summaries])
+        return 0
+    print(format_comparison(summaries))
     return 0
 
 
@@ -121,11 +134,27 @@ def best(args: argparse.Namespace) -> int:
     url, name, _ = study_source(args)
     chosen = best_trial(url, name, trial=args.trial, by=args.by)
     spec = chosen.handle.spec
+    ranking = chosen.confirmed
+    mine = ranking[ranking["number"] == chosen.number]
+    written = []
+    if args.output:
+        Path(args.output).write_text(best_yaml(chosen))
+        written.append((args.output, f"run it with lrsearch run {args.output}"))
+    if args.python:
+        Path(args.python).write_text(best_snippet(chosen, module=Path(args.python).stem))
+        written.append((args.python, "plain PyTorch, no lrsearch import"))
+    if args.json:
+        trial = next(t for t in chosen.handle.study.get_trials(deepcopy=False) if t.number == chosen.number)
+        print_json({
+            "study": name, "trial": chosen.number, "chosen_by": chosen.chosen_by,
+            "metric": spec.objective.metric, "direction": spec.objective.direction, "value": chosen.value,
+            "confirmed": None if mine.empty else {k: mine.iloc[0][k] for k in ("metric", "mean", "sd", "n", "rank")},
+            "params": trial.params, "config": chosen.config.to_dict(), "written": [path for path, _ in written],
+        })
+        return 0
     why = {"search": "best search score", "confirmed": "best confirmed mean", "--trial": "chosen with --trial"}
     print(f"study {name!r}: trial #{chosen.number} ({why[chosen.chosen_by]}), search "
           f"{spec.objective.metric} = {fmt_value(chosen.value)}")
-    ranking = chosen.confirmed
-    mine = ranking[ranking["number"] == chosen.number]
     if not mine.empty:
         row = mine.iloc[0]
         print(f"  confirmed {row['metric']} = {fmt_confirmed(row['mean'], row['sd'], int(row['n']))}, "
@@ -135,12 +164,8 @@ def best(args: argparse.Namespace) -> int:
     if not ranking.empty:
         print("confirmed ranking (held-out test split, fresh seeds):")
         print("\n".join("  " + line for line in format_ranking(chosen.handle, ranking).splitlines()))
-    if args.output:
-        Path(args.output).write_text(best_yaml(chosen))
-        print(f"wrote {args.output}: run it with lrsearch run {args.output}")
-    if args.python:
-        Path(args.python).write_text(best_snippet(chosen, module=Path(args.python).stem))
-        print(f"wrote {args.python}: plain PyTorch, no lrsearch import")
+    for path, note in written:
+        print(f"wrote {path}: {note}")
     return 0
 
 

@@ -8,30 +8,29 @@ import sys
 from pathlib import Path
 
 from lrsearch.cli._common import quiet_optuna
+from lrsearch.cli._options import add
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="create or resume a study and run its trials",
                        description="Create the study (or resume it, continuing to the total budget) and run trials.")
-    p.add_argument("spec", metavar="STUDY.yaml")
-    p.add_argument("--trials", type=int, help="total number of finished trials to reach (overrides budget.trials)")
-    p.add_argument("--timeout", help="stop starting trials after this long, e.g. 600, 10m, 2h (overrides budget.timeout)")
-    p.add_argument("--storage", help="storage URL (overrides $LRSEARCH_STORAGE, which overrides the spec's storage)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="local worker processes (default 1: trials run in this process; 0: create or update the "
-                        "study and leave its trials to `lrsearch worker` processes)")
-    p.add_argument("--devices", help="auto, cpu, or cuda:0,cuda:1,...: one worker process per device")
-    p.add_argument("--trials-per-device", type=int, default=1, help="concurrent trials per GPU (small models)")
-    p.add_argument("--log-dir", help="directory of the per-trial log files (default: lrsearch-logs next to a SQLite "
-                                     "file, else in the working directory) [$LRSEARCH_LOG_DIR]")
-    p.add_argument("--no-confirm", action="store_true", help="skip the confirm: step of the spec")
-    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("spec", metavar="STUDY.yaml", help="the study file")
+    add(p, "trials", help="total number of finished trials to reach (overrides budget.trials)")
+    add(p, "timeout", help="stop starting trials after this long, e.g. 600, 10m, 1h30m (overrides budget.timeout)")
+    add(p, "storage", help="storage URL (overrides $LRSEARCH_STORAGE, which overrides the spec's storage)")
+    add(p, "workers", default=1,
+        help="local worker processes (default 1: trials run in this process; 0: create or update the study and "
+             "leave its trials to `lrsearch worker` processes)")
+    add(p, "device", help="auto, cpu, or cuda:0,cuda:1,...: one worker process per device")
+    add(p, "trials_per_device", default=1, help="concurrent trials per GPU (default 1; small models)")
+    add(p, "log_dir")
+    add(p, "no_confirm")
+    add(p, "quiet", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from lrsearch.api import run_study
-    from lrsearch.config import parse_duration
     from lrsearch.errors import LrsearchError
     from lrsearch.runner import describe_run
 
@@ -42,22 +41,19 @@ def run(args: argparse.Namespace) -> int:
         raise LrsearchError(f"--workers must be >= 0, got {args.workers}")
     if args.trials_per_device < 1:
         raise LrsearchError(f"--trials-per-device must be >= 1, got {args.trials_per_device}")
-    try:
-        timeout = parse_duration(args.timeout) if args.timeout else None
-    except ValueError as exc:
-        raise LrsearchError(f"--timeout {exc}") from None
+    timeout = args.timeout
     if args.log_dir:
         os.environ["LRSEARCH_LOG_DIR"] = str(Path(args.log_dir).expanduser().resolve())  # workers inherit it
     storage = args.storage or os.environ.get("LRSEARCH_STORAGE", "").strip() or None
     if args.workers == 0:
         return create_only(args, storage)
-    if args.workers > 1 or args.devices:
+    if args.workers > 1 or args.device:
         from lrsearch.runner.workers import plan
 
-        plan(workers=args.workers, devices=args.devices, trials_per_device=args.trials_per_device)  # before writing
+        plan(workers=args.workers, devices=args.device, trials_per_device=args.trials_per_device)  # before writing
     handle, summary = run_study(
         args.spec, trials=args.trials, timeout=timeout, storage=storage, workers=args.workers,
-        devices=args.devices, trials_per_device=args.trials_per_device,
+        devices=args.device, trials_per_device=args.trials_per_device,
         progress=None if args.quiet else sys.stderr, confirm=not args.no_confirm,
     )
     print(describe_run(handle, summary))

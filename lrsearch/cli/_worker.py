@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from lrsearch.cli._common import quiet_optuna
+from lrsearch.cli._options import add
 from lrsearch.errors import LrsearchError
 
 ENV = {
@@ -34,22 +35,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "left. Loads each study's spec from the database: no study file is needed here. Every option "
                     "defaults to its environment variable (LRSEARCH_STORAGE, LRSEARCH_STUDY, ...).",
     )
-    p.add_argument("--storage", help="storage URL of the studies, e.g. postgresql+psycopg://user:pw@host/db "
-                                     "[$LRSEARCH_STORAGE]")
-    p.add_argument("--study", action="append", metavar="NAME",
-                   help="a study to work on (repeat for several, served in order); default: every lrsearch study "
-                        "in the storage that has budget left [$LRSEARCH_STUDY, comma-separated]")
-    p.add_argument("--workers", type=int, help="worker processes (default 1; with --devices, one per device) "
-                                               "[$LRSEARCH_WORKERS]")
-    p.add_argument("--devices", help="auto, cpu, or cuda:0,cuda:1,...: one worker per device [$LRSEARCH_DEVICES]")
-    p.add_argument("--trials-per-device", type=int, help="concurrent trials per GPU (default 1) "
-                                                         "[$LRSEARCH_TRIALS_PER_DEVICE]")
-    p.add_argument("--log-dir", help="directory of the per-trial log files (default: lrsearch-logs next to a "
-                                     "SQLite file, else in the working directory) [$LRSEARCH_LOG_DIR]")
-    p.add_argument("--timeout", help="stop starting trials after this long, e.g. 600, 30m, 8h")
-    p.add_argument("--poll", help="when no study has budget left, look again every this long (e.g. 30s) instead "
-                                  "of exiting: a long-running service [$LRSEARCH_POLL]")
-    p.add_argument("--quiet", action="store_true", help="no line per trial")
+    add(p, "storage", help="storage URL of the studies, e.g. postgresql+psycopg://user:pw@host/db [$LRSEARCH_STORAGE]")
+    add(p, "study", action="append",
+        help="a study to work on (repeat for several, served in order); default: every lrsearch study in the "
+             "storage that has budget left [$LRSEARCH_STUDY, comma-separated]")
+    add(p, "workers", help="worker processes (default 1; with --device, one per device) [$LRSEARCH_WORKERS]")
+    add(p, "device", help="auto, cpu, or cuda:0,cuda:1,...: one worker per device [$LRSEARCH_DEVICES]")
+    add(p, "trials_per_device", help="concurrent trials per GPU (default 1) [$LRSEARCH_TRIALS_PER_DEVICE]")
+    add(p, "log_dir")
+    add(p, "timeout", help="stop starting trials after this long, e.g. 600, 30m, 1h30m")
+    add(p, "poll", help="when no study has budget left, look again every this long (e.g. 30s) instead of exiting: "
+                        "a long-running service [$LRSEARCH_POLL]")
+    add(p, "quiet", help="no line per trial")
     p.set_defaults(func=worker)
 
 
@@ -66,7 +63,7 @@ def worker(args: argparse.Namespace) -> int:
     studies = args.study or [s.strip() for s in os.environ.get(ENV["study"], "").split(",") if s.strip()] or None
     workers = _int_option(args.workers, "--workers", ENV["workers"], 1)
     per_device = _int_option(args.trials_per_device, "--trials-per-device", ENV["trials_per_device"], 1)
-    devices = args.devices or os.environ.get(ENV["devices"], "").strip() or None
+    devices = args.device or os.environ.get(ENV["devices"], "").strip() or None
     log_dir = args.log_dir or os.environ.get(ENV["log_dir"], "").strip() or None
     timeout = _duration(args.timeout, "--timeout", None)
     poll = _duration(args.poll, "--poll", ENV["poll"])
@@ -101,7 +98,7 @@ def _int_option(value: int | None, flag: str, env: str, default: int) -> int:
     return number
 
 
-def _duration(value: str | None, flag: str, env: str | None) -> float | None:
+def _duration(value: str | float | None, flag: str, env: str | None) -> float | None:
     from lrsearch.config import parse_duration
 
     source = flag
@@ -109,6 +106,8 @@ def _duration(value: str | None, flag: str, env: str | None) -> float | None:
         value, source = os.environ[env].strip(), env
     if value is None:
         return None
+    if isinstance(value, float):  # parsed already by the option's type
+        return value
     try:
         return parse_duration(value)
     except ValueError as exc:

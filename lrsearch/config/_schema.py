@@ -11,28 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lrsearch._durations import parse_duration
 from lrsearch.config._dims import Dim, LrDim
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
-_UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: Any) -> float | None:
-    """``90``, ``"90s"``, ``"30m"``, ``"2h"`` -> seconds."""
-    if value is None:
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value <= 0:
-            raise ValueError(f"must be > 0 seconds, got {value}")
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"must be a duration like 90, '90s', '30m' or '2h', got {value!r}")
-    seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    if seconds <= 0:
-        raise ValueError(f"must be > 0, got {value!r}")
-    return seconds
 
 
 class _Strict(BaseModel):

@@ -1,4 +1,4 @@
-"""``lrsearch report``: one self-contained HTML file with the lrsearch panels and the trials table.
+"""``lrsearch report``: one self-contained HTML file with the lrsearch panels, Optuna's plots and the trials table.
 
 plotly.js is embedded once (no CDN), figures are inlined as JSON: the file opens offline, from e-mail or a
 ticket, and loads nothing from the network.
@@ -15,6 +15,7 @@ from string import Template
 import pandas as pd
 
 from lrsearch import __version__
+from lrsearch._files import write_text
 from lrsearch.dashboard._data import group_lr_columns, ranked
 from lrsearch.dashboard._panels import PanelDef, load_panels
 from lrsearch.dashboard._publish import StudyData, build_figures, collect
@@ -87,6 +88,17 @@ def render_report(data: StudyData, panels: Sequence[PanelDef], storage: str) -> 
         div = pio.to_html(figure, full_html=False, include_plotlyjs=False, div_id=panel_id, config=PLOT_CONFIG,
                           default_height="440px")
         blocks.append(f'    <div class="panel" data-panel="{html.escape(panel_id)}">{div}</div>')
+    from lrsearch.dashboard._optuna_plots import optuna_figures
+
+    optuna_blocks = []
+    figures, notes = optuna_figures(storage, data.ctx.study)
+    for panel_id, figure in figures:
+        div = pio.to_html(figure, full_html=False, include_plotlyjs=False, div_id=panel_id, config=PLOT_CONFIG,
+                          default_height="440px")
+        optuna_blocks.append(f'    <div class="panel" data-panel="{html.escape(panel_id)}">{div}</div>')
+    shown = "history, importances, parallel coordinates and slices from <code>optuna.visualization</code>"
+    optuna_notes = f"    <p>{shown}.</p>" + "".join(f"\n    <p class=\"note\">Not shown: {html.escape(n)}</p>"
+                                                     for n in notes)
     ctx = data.ctx
     template = Template(TEMPLATE.read_text())
     return template.substitute(
@@ -97,6 +109,8 @@ def render_report(data: StudyData, panels: Sequence[PanelDef], storage: str) -> 
         plotlyjs=get_plotlyjs().replace("</script>", "<\\/script>"),
         summary=data.summary.html(),
         panels="\n".join(blocks),
+        optuna_notes=optuna_notes,
+        optuna_panels="\n".join(optuna_blocks),
         n_trials=str(len(data.trials)),
         table=trials_table(data),
     )
@@ -111,5 +125,5 @@ def write_report(url: str, study: str, output: str | Path, panels_file: str | Pa
         raise LrsearchError(f"-o {str(output)!r}: the directory {str(output.parent)!r} does not exist")
     panels = load_panels(panels_file)
     text = render_report(collect(url, study), panels, url)
-    output.write_text(text, encoding="utf-8")
+    write_text(output, text)
     return output

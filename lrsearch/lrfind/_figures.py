@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lrsearch.lrfind._result import JOINT, LrFindResult
+from lrsearch.lrfind._suggest import marker_point
 
 SYMBOLS = {"valley": "circle", "steep": "triangle-up", "minimum": "square"}
 
@@ -27,8 +28,9 @@ def lrfind_figures(result: LrFindResult | None) -> list[tuple[str, Any]]:
             fig.add_trace(go.Scatter(x=curve.lrs, y=curve.smoothed, mode="lines", name=f"{curve.optimizer}",
                                      legendgroup=curve.optimizer))
             for name, s in curve.suggestions.items():
+                x, y = marker_point(curve.lrs, curve.smoothed, s)
                 fig.add_trace(go.Scatter(
-                    x=[s.lr_at], y=[s.loss_at], mode="markers", legendgroup=curve.optimizer,
+                    x=[x], y=[y], mode="markers", legendgroup=curve.optimizer,
                     name=f"{curve.optimizer} {name}: {s.lr:.2g}", marker={"symbol": SYMBOLS.get(name, "x"), "size": 10}))
         target = ranges.get(group) if group != JOINT else None
         if target is not None and target.old is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lrsearch.lrfind._result import JOINT, LrFindResult, file_stem
+from lrsearch.lrfind._suggest import marker_point
 
 MARKERS = {"valley": "o", "steep": "^", "minimum": "s"}
 
@@ -35,7 +36,8 @@ def write_plots(result: LrFindResult, directory: Path) -> dict[str, str]:
             (line,) = ax.plot(curve.lrs, curve.smoothed, label=f"{label} (smoothed)")
             ax.plot(curve.lrs, curve.losses, color=line.get_color(), alpha=0.25, linewidth=0.8)
             for name, s in curve.suggestions.items():
-                ax.plot([s.lr_at], [s.loss_at], MARKERS.get(name, "x"), color=line.get_color(), markersize=7,
+                x, y = marker_point(curve.lrs, curve.smoothed, s)  # at the lr the label names
+                ax.plot([x], [y], MARKERS.get(name, "x"), color=line.get_color(), markersize=7,
                         label=f"{label} {name}: {s.lr:.2g}")
             finite = [v for v in curve.smoothed if v == v]
             if finite:  # fastai's view: from the start up to a little above the starting loss

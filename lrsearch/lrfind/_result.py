@@ -1,7 +1,7 @@
 """What an lr-find run produced, as plain data, and where it is kept so that reports can read it.
 
 Results are a JSON file per study, ``<dir>/<study>.json``, where ``<dir>`` is ``lrsearch-lrfind/`` next to the
-study's SQLite file (the current directory for server storages), or the ``--out`` directory. Plots sit beside
+study's SQLite file (the current directory for server storages), or the ``--results-dir`` directory. Plots sit beside
 it as ``<study>-<group>.png``. :func:`load_results` is the one call a report needs.
 """
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lrsearch._files import atomic_open
 from lrsearch.lrfind._suggest import Suggestion
 
 RESULTS_DIR = "lrsearch-lrfind"
@@ -71,7 +71,7 @@ class LrFindResult:
     created: str = ""
     version: str = ""
     plots: dict[str, str] = field(default_factory=dict)  # group -> PNG path
-    written: str | None = None  # the narrowed study file, when --write was given
+    written: str | None = None  # the narrowed study file, when -o was given
     new_study: str | None = None
 
     def group_suggestions(self, name: str = "valley") -> dict[str, dict[str, float]]:
@@ -118,9 +118,8 @@ def save_results(result: LrFindResult, directory: Path, *, as_study: str | None 
     """Write ``<directory>/<study>.json`` atomically; ``as_study`` files the same result under another name."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{file_stem(as_study or result.study)}.json"
-    with tempfile.NamedTemporaryFile("w", dir=directory, suffix=".tmp", delete=False) as tmp:
-        json.dump(result.to_dict(), tmp, indent=1)
-    os.replace(tmp.name, path)
+    with atomic_open(path) as fh:
+        json.dump(result.to_dict(), fh, indent=1)
     return path
 
 
@@ -129,10 +128,10 @@ def load_results(study: str, storage: str | None = None, *, directory: str | os.
     """The latest lr-find result of ``study``, or None if lr-find was never run for it.
 
     Args:
-        study: The study name. A study written by ``lr-find --write`` finds the result it was narrowed from.
+        study: The study name. A study written by ``lr-find -o`` finds the result it was narrowed from.
         storage: The study's storage URL; results live in ``lrsearch-lrfind/`` next to a SQLite file, and in
             ``./lrsearch-lrfind/`` for server storages.
-        directory: Read from this directory instead (``lr-find --out``).
+        directory: Read from this directory instead (``lr-find --results-dir``).
 
     Returns:
         An :class:`LrFindResult`: per curve the lrs, raw and smoothed losses and fastai's suggestions (each with

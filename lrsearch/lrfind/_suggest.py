@@ -33,6 +33,22 @@ class Suggestion:
     loss_at: float
 
 
+def marker_point(lrs: Sequence[float], losses: Sequence[float], suggestion: Suggestion) -> tuple[float, float]:
+    """Where a plot marks ``suggestion``: at the lr it names, on the curve there (``minimum`` names a tenth of
+    the lr of the lowest loss, so its marker is not at the lowest point)."""
+    x = suggestion.lr
+    points = [(math.log(lr), loss) for lr, loss in zip(lrs, losses, strict=False) if lr > 0 and loss == loss]
+    if not points:
+        return x, suggestion.loss_at
+    lx = math.log(x)
+    if lx <= points[0][0]:
+        return x, points[0][1]
+    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        if x0 <= lx <= x1:
+            return x, y0 if x1 == x0 else y0 + (y1 - y0) * (lx - x0) / (x1 - x0)
+    return x, points[-1][1]
+
+
 def smooth(losses: Sequence[float], beta: float = SMOOTH_BETA) -> list[float]:
     """fastai's ``AvgSmoothLoss``: ``val = beta * val + (1 - beta) * loss``, reported as ``val / (1 - beta**n)``."""
     out, val = [], 0.0

@@ -1,4 +1,4 @@
-"""``lr-find --write``: a copy of the study file with narrowed lr ranges and a new study name.
+"""``lr-find -o``: a copy of the study file with narrowed lr ranges and a new study name.
 
 The copy is made by splicing new scalars into the original text at the positions PyYAML reports for them, so
 everything else (comments, key order, flow or block style, quoting, indentation) stays byte for byte. The new
@@ -8,14 +8,13 @@ name keeps ``lrsearch run`` from refusing the copy as a changed search space of 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
+from lrsearch._files import write_text
 from lrsearch.config import StudySpec, parse_spec
 from lrsearch.errors import LrsearchError
 from lrsearch.lrfind._narrow import yaml_number
@@ -72,12 +71,10 @@ def write_narrowed(source: Path, dest: Path, ranges: Sequence[NarrowedRange], ne
                    ) -> StudySpec:
     """Write the narrowed copy of ``source`` to ``dest`` after checking that it validates; returns its spec."""
     if dest.resolve() == source.resolve():
-        raise LrsearchError(f"--write {dest}: give a new file; lr-find does not overwrite the study it read")
+        raise LrsearchError(f"-o {dest}: give a new file; lr-find does not overwrite the study it read")
     if not dest.parent.is_dir():
-        raise LrsearchError(f"--write {dest}: directory {dest.parent} does not exist")
+        raise LrsearchError(f"-o {dest}: directory {dest.parent} does not exist")
     text = narrowed_text(source.read_text(), ranges, new_name, header, run_path=str(dest))
     spec = parse_spec(yaml.safe_load(text), source=str(dest), base_dir=dest.resolve().parent)
-    with tempfile.NamedTemporaryFile("w", dir=dest.parent, prefix=dest.name, suffix=".tmp", delete=False) as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, dest)
+    write_text(dest, text)
     return spec

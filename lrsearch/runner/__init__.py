@@ -3,7 +3,8 @@
 from lrsearch.runner._devices import WorkerSlot, plan_workers
 from lrsearch.runner._logs import trial_log_path, trial_output
 from lrsearch.runner._lost import fail_lost_trial
-from lrsearch.runner._run import Progress, RunSummary, mark_killed, next_trial, reap_stale, run_here
+from lrsearch.runner._progress import Progress
+from lrsearch.runner._run import RunSummary, mark_killed, next_trial, reap_stale, run_here
 from lrsearch.runner._study import (
     StudyHandle,
     default_log_dir,

@@ -1,10 +1,10 @@
 """Planning worker processes onto devices: a pure function of the options and the machine.
 
-- no ``--devices``: ``--workers N`` processes on the study's ``task.device``, CPU threads split between them;
-- ``--devices cpu``: ``--workers N`` CPU workers (GPUs hidden from them), cores split between them;
-- ``--devices cuda:0,cuda:2``: one worker per listed GPU, times ``--trials-per-device``; each worker sees only its
+- no ``--device``: ``--workers N`` processes on the study's ``task.device``, CPU threads split between them;
+- ``--device cpu``: ``--workers N`` CPU workers (GPUs hidden from them), cores split between them;
+- ``--device cuda:0,cuda:2``: one worker per listed GPU, times ``--trials-per-device``; each worker sees only its
   GPU (``CUDA_VISIBLE_DEVICES``), as ``cuda:0``;
-- ``--devices auto``: every GPU of the machine as above, or CPU workers as with ``cpu`` when there is none.
+- ``--device auto``: every GPU of the machine as above, or CPU workers as with ``cpu`` when there is none.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def plan_workers(*, workers: int = 1, devices: str | None = None, trials_per_dev
     """The worker processes to start. Raises :class:`LrsearchError` naming the option that is wrong.
 
     ``cuda_visible_devices`` is this process's own ``CUDA_VISIBLE_DEVICES`` (a container's GPU reservation): the
-    indices in ``--devices`` count the GPUs visible here, and each worker is pinned to the matching entry.
+    indices in ``--device`` count the GPUs visible here, and each worker is pinned to the matching entry.
     """
     if workers < 1:
         raise LrsearchError(f"--workers must be >= 1, got {workers}")
@@ -60,16 +60,16 @@ def plan_workers(*, workers: int = 1, devices: str | None = None, trials_per_dev
         if part == "cuda":
             match = _CUDA.match("cuda:0")
         if not match:
-            raise LrsearchError(f"--devices: {part!r} is not a device; use auto, cpu, or a list like cuda:0,cuda:1")
+            raise LrsearchError(f"--device: {part!r} is not a device; use auto, cpu, or a list like cuda:0,cuda:1")
         index = int(match.group(1))
         if index >= cuda_count:
             have = f"GPUs cuda:0 to cuda:{cuda_count - 1}" if cuda_count else "no GPU"
-            raise LrsearchError(f"--devices: {part} does not exist; this machine has {have}")
+            raise LrsearchError(f"--device: {part} does not exist; this machine has {have}")
         if index in gpus:
-            raise LrsearchError(f"--devices: {part} is listed twice (use --trials-per-device for several trials a GPU)")
+            raise LrsearchError(f"--device: {part} is listed twice (use --trials-per-device for several trials a GPU)")
         gpus.append(index)
     if workers > 1 and workers != len(gpus) * trials_per_device:
-        raise LrsearchError(f"--workers {workers} conflicts with --devices {devices}: that is one worker per GPU "
+        raise LrsearchError(f"--workers {workers} conflicts with --device {devices}: that is one worker per GPU "
                             f"({len(gpus) * trials_per_device}); leave out --workers")
     return _gpu_slots(gpus, trials_per_device, cpu_count, spec_threads, cuda_visible_devices)
 

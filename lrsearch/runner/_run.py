@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from lrsearch.runner._heartbeat import Heartbeat, stale_trial_ids
 from lrsearch.runner._logs import trial_log_path, trial_output
 from lrsearch.runner._lost import fail_lost_trial
+from lrsearch.runner._progress import Progress
 from lrsearch.runner._study import StudyHandle, default_log_dir
 from lrsearch.runner._trial import Outcome, run_trial
 from lrsearch.training._interrupt import raise_if_stopped, sticky_ctrl_c
@@ -68,69 +69,6 @@ def next_trial(handle: StudyHandle, total: int | None) -> optuna.Trial | None | 
             return handle.study.ask()
 
 
-class Progress:
-    """A one-line live status: done/pruned/failed, best so far, ETA."""
-
-    def __init__(self, handle: StudyHandle, total: int | None, timeout: float | None, stream: TextIO | None) -> None:
-        self.handle, self.total, self.timeout = handle, total, timeout
-        self.stream = stream
-        self.tty = bool(stream and stream.isatty())
-        self.started = time.monotonic()
-        self.last_line = 0.0
-        self.last_text = ""
-        self.done_at_start = self._finished()
-
-    def _finished(self) -> int:
-        c = self.handle.counts()
-        return c["COMPLETE"] + c["PRUNED"]
-
-    def update(self, outcome: Outcome | None = None, force: bool = False) -> None:
-        if self.stream is None:
-            return
-        failed = outcome is not None and outcome.state == "FAIL"
-        since = time.monotonic() - self.last_line
-        if not (force or failed or since >= (0.5 if self.tty else 5.0)):
-            return  # the line costs two queries: not after every fast trial
-        c = self.handle.counts()
-        finished = c["COMPLETE"] + c["PRUNED"]
-        try:
-            best = f"{self.handle.study.best_value:.4g}"
-        except ValueError:
-            best = "-"
-        elapsed = time.monotonic() - self.started
-        done_here = finished - self.done_at_start
-        eta = ""
-        if self.total and done_here > 0 and finished < self.total:
-            eta = f" eta {_fmt_s(elapsed / done_here * (self.total - finished))}"
-        of = f"/{self.total}" if self.total else ""
-        line = (f"[{self.handle.name}] {finished}{of} finished ({c['COMPLETE']} complete, {c['PRUNED']} pruned), "
-                f"{c['FAIL']} failed, best {self.handle.spec.objective.metric}={best}, {_fmt_s(elapsed)}{eta}")
-        if outcome is not None and outcome.state == "FAIL":
-            line += f"  (trial {outcome.number} failed: {outcome.reason})"
-        self.last_line = time.monotonic()
-        if self.tty:
-            self.stream.write("\r\033[K" + line)
-            self.stream.flush()
-        elif line != self.last_text:
-            self.last_text = line
-            self.stream.write(line + "\n")
-            self.stream.flush()
-
-    def close(self) -> None:
-        if self.stream is not None and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _fmt_s(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
 def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float | None = None,
              progress: TextIO | None = sys.stderr, device: str | None = None,
              on_outcome: Callable[[Outcome], Any] | None = None, log_dir: Path | None = None) -> RunSummary:
@@ -145,7 +83,7 @@ def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float |
     summary = RunSummary(study=handle.name, storage=handle.url)
     started = time.monotonic()
     reap_stale(handle)
-    bar = Progress(handle, total, timeout, progress)
+    bar = Progress(handle, total, timeout, progress, log_dir=log_dir)
     bar.update(force=True)
     max_failures = max(10, total or 10)
     try:
@@ -167,8 +105,13 @@ def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float |
                     continue
                 assert isinstance(trial, optuna.Trial)
                 log_path = trial_log_path(log_dir, handle.name, trial.number)
-                with Heartbeat(trial._trial_id, handle.study._storage), trial_output(log_path):
-                    outcome = run_trial(handle, trial, device=device, log_path=str(log_path))
+                try:
+                    with Heartbeat(trial._trial_id, handle.study._storage), trial_output(log_path):
+                        outcome = run_trial(handle, trial, device=device, log_path=str(log_path))
+                except KeyboardInterrupt:
+                    # run_trial failed the trial as ``interrupted``: this run's counts include it.
+                    summary.outcomes.append(Outcome(trial.number, "FAIL", None, "interrupted"))
+                    raise
                 summary.outcomes.append(outcome)
                 if on_outcome is not None:
                     on_outcome(outcome)
@@ -176,7 +119,7 @@ def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float |
     except KeyboardInterrupt:
         summary.stopped_by = "interrupted"
     finally:
-        bar.update(force=True)
+        bar.update(final=True)
         bar.close()
         summary.seconds = time.monotonic() - started
     return summary

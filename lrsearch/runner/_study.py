@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import warnings
@@ -61,12 +60,10 @@ class StudyHandle:
         """
         path = sqlite_path(self.url)
         if path is not None:
-            with open(f"{path}.lock", "a") as fh:
-                fcntl.flock(fh, fcntl.LOCK_EX)
-                try:
-                    yield None
-                finally:
-                    fcntl.flock(fh, fcntl.LOCK_UN)
+            from filelock import FileLock  # portable (fcntl is POSIX-only)
+
+            with FileLock(f"{path}.lock"):
+                yield None
             return
         if self.store.engine.dialect.name == "postgresql":
             key = int.from_bytes(hashlib.sha256(self.name.encode()).digest()[:8], "big") & 0x7FFFFFFFFFFFFFFF

@@ -14,7 +14,8 @@ from typing import TextIO
 
 from lrsearch.errors import LrsearchError
 from lrsearch.runner._devices import WorkerSlot, machine_devices, plan_workers
-from lrsearch.runner._run import Progress, RunSummary, reap_stale
+from lrsearch.runner._progress import Progress
+from lrsearch.runner._run import RunSummary, reap_stale
 from lrsearch.runner._study import StudyHandle, default_log_dir, load_stored_spec, open_stored_study
 from lrsearch.runner._supervisor import Supervisor
 from lrsearch.runner._trial import Outcome
@@ -44,24 +45,19 @@ def run_workers(handle: StudyHandle, *, workers: int = 1, devices: str | None = 
     slots = plan(workers=workers, devices=devices, trials_per_device=trials_per_device, spec_threads=spec.task.threads)
     started = time.monotonic()
     reap_stale(handle)  # trials a dead worker left RUNNING, found by their silent heartbeat
-    bar = Progress(handle, total, timeout, progress)
+    log_dir = log_dir or default_log_dir(handle.url)
+    bar = Progress(handle, total, timeout, progress, log_dir=log_dir)
     bar.update(force=True)
-
-    def note(text: str) -> None:
-        if progress is not None:
-            progress.write(("\n" if bar.tty else "") + f"[{handle.name}] {text}\n")
-            progress.flush()
-
     supervisor = Supervisor(
-        url=handle.url, slots=slots, log_dir=str(log_dir or default_log_dir(handle.url)), studies=[handle.name],
+        url=handle.url, slots=slots, log_dir=str(log_dir), studies=[handle.name],
         totals={handle.name: total}, timeout=timeout, max_failures=max(10, total or 10),
         trial_timeouts=lambda study: spec.budget.trial_timeout,
-        on_outcome=lambda study, outcome: bar.update(outcome), on_note=note,
+        on_outcome=lambda study, outcome: bar.update(outcome), on_note=bar.note,
     )
     try:
         outcomes = supervisor.run()
     finally:
-        bar.update(force=True)
+        bar.update(final=True)
         bar.close()
     return RunSummary(study=handle.name, storage=handle.url, outcomes=[o for _, o in outcomes],
                       stopped_by=supervisor.stopped_by, seconds=time.monotonic() - started)

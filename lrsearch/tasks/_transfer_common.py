@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -17,6 +16,7 @@ from typing import IO, Any
 import torch
 from torch import Tensor
 
+from lrsearch._files import atomic_open
 from lrsearch.errors import TaskError
 from lrsearch.tasks._digits import digits_tensors, stratified_split
 
@@ -54,9 +54,8 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], None], who: str) -> No
     """Write ``path`` through a temporary file in the same directory, then rename it into place."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False) as tmp:
-            write(tmp)
-        os.replace(tmp.name, path)
+        with atomic_open(path, "wb") as fh:
+            write(fh)
     except OSError as exc:
         raise TaskError(
             f"{who}: cannot write the pretrained weights to {path.parent} ({exc}); "

@@ -186,13 +186,14 @@ def test_schema_and_cross_field_problems_are_reported_together() -> None:
 @pytest.mark.parametrize(
     ("value", "seconds"),
     [(None, None), (90, 90.0), (1.5, 1.5), ("90", 90.0), ("90s", 90.0), ("45 sec", 45.0), ("30m", 1800.0),
-     ("2min", 120.0), ("1.5h", 5400.0), ("1d", 86400.0)],
+     ("2min", 120.0), ("1.5h", 5400.0), ("1d", 86400.0), ("1h30m", 5400.0), ("1h 30m 15s", 5415.0),
+     ("1d12h", 129600.0), ("2H", 7200.0)],
 )
 def test_parse_duration(value: object, seconds: float | None) -> None:
     assert parse_duration(value) == seconds
 
 
-@pytest.mark.parametrize("value", [0, -5, "0s", "-1m", "ten minutes", "5x", True, "1h30m"])
+@pytest.mark.parametrize("value", [0, -5, "0s", "-1m", "ten minutes", "5x", True, "30m1h", "1h1h", "1h30", "1h-30m"])
 def test_parse_duration_rejects(value: object) -> None:
     with pytest.raises(ValueError, match="must be"):
         parse_duration(value)

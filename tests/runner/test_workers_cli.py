@@ -74,13 +74,13 @@ def test_run_takes_its_storage_from_the_environment_and_workers_0_only_stores_th
 @pytest.mark.parametrize(("args", "env", "needles"), [
     (["worker"], {"LRSEARCH_STORAGE": ""}, ["--storage is required", "LRSEARCH_STORAGE"]),
     (["worker", "--study", "nope"], None, ["no lrsearch study 'nope'", "local"]),
-    (["worker", "--devices", "cuda:0"], None, ["--devices: cuda:0 does not exist", "no GPU"]),
-    (["worker", "--devices", "tpu"], None, ["--devices: 'tpu' is not a device"]),
+    (["worker", "--device", "cuda:0"], None, ["--device: cuda:0 does not exist", "no GPU"]),
+    (["worker", "--device", "tpu"], None, ["--device: 'tpu' is not a device"]),
     (["worker"], {"LRSEARCH_WORKERS": "many", "LRSEARCH_STORAGE": "DB"}, ["LRSEARCH_WORKERS must be a whole number"]),
     (["worker", "--poll", "soon"], None, ["--poll must be a duration"]),
-    (["run", "SPEC", "--workers", "2", "--devices", "cuda:1"], None, ["--devices: cuda:1 does not exist"]),
+    (["run", "SPEC", "--workers", "2", "--device", "cuda:1"], None, ["--device: cuda:1 does not exist"]),
     (["run", "SPEC", "--workers", "-1"], None, ["--workers must be >= 0"]),
-    (["run", "SPEC", "--devices", "cpu", "--trials-per-device", "0"], None, ["--trials-per-device must be >= 1"]),
+    (["run", "SPEC", "--device", "cpu", "--trials-per-device", "0"], None, ["--trials-per-device must be >= 1"]),
 ])
 def test_bad_options_exit_2_with_the_reason_and_change_nothing(
     local: tuple[Path, Path, subprocess.CompletedProcess[str]], args: list[str], env: dict[str, str] | None,

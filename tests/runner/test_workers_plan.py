@@ -54,11 +54,11 @@ def test_gpu_indices_count_the_gpus_this_container_sees() -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"devices": "cuda:2", "cuda_count": 2}, "--devices: cuda:2 does not exist; this machine has GPUs cuda:0 to cuda:1"),
-    ({"devices": "cuda:0", "cuda_count": 0}, "--devices: cuda:0 does not exist; this machine has no GPU"),
-    ({"devices": "gpu0", "cuda_count": 1}, "--devices: 'gpu0' is not a device"),
+    ({"devices": "cuda:2", "cuda_count": 2}, "--device: cuda:2 does not exist; this machine has GPUs cuda:0 to cuda:1"),
+    ({"devices": "cuda:0", "cuda_count": 0}, "--device: cuda:0 does not exist; this machine has no GPU"),
+    ({"devices": "gpu0", "cuda_count": 1}, "--device: 'gpu0' is not a device"),
     ({"devices": "cuda:0,cuda:0", "cuda_count": 1}, "cuda:0 is listed twice"),
-    ({"devices": "cuda:0,cuda:1", "cuda_count": 2, "workers": 3}, "--workers 3 conflicts with --devices"),
+    ({"devices": "cuda:0,cuda:1", "cuda_count": 2, "workers": 3}, "--workers 3 conflicts with --device"),
     ({"workers": 0, "cuda_count": 0}, "--workers must be >= 1"),
     ({"trials_per_device": 0, "cuda_count": 1, "devices": "auto"}, "--trials-per-device must be >= 1"),
 ])

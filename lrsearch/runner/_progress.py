@@ -1,0 +1,141 @@
+"""The progress display of ``lrsearch run``: a tqdm bar on a terminal, plain lines anywhere else.
+
+On a terminal the bar is one line, clamped to the terminal's width at every redraw (so a narrow pane never
+wraps it); a failed trial gets its own line above the bar, with the reason and the trial's log file, which later
+redraws do not overwrite. In a pipe or a log file there is no bar: one plain line at most every few seconds, and
+one per failure. The last line (after the budget, a timeout or Ctrl-C) has no ETA.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from lrsearch.runner._logs import trial_log_path
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrsearch.runner._study import StudyHandle
+    from lrsearch.runner._trial import Outcome
+
+_PLAIN_EVERY_S = 5.0
+_TTY_EVERY_S = 0.5
+
+
+class Progress:
+    """Finished/complete/pruned/failed, best so far, ETA; and a line per failed trial."""
+
+    def __init__(self, handle: StudyHandle, total: int | None, timeout: float | None, stream: TextIO | None,
+                 log_dir: Path | None = None) -> None:
+        self.handle, self.total, self.timeout = handle, total, timeout
+        self.stream = stream
+        self.log_dir = log_dir
+        self.tty = bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
+        self.started = time.monotonic()
+        self.last_line = 0.0
+        self.last_text = ""
+        self.done_at_start = self._finished(handle.counts())
+        self.failed_here = 0
+        self._bar = None
+        if self.tty and stream is not None:
+            self._bar = _make_bar(handle.name, total, self.done_at_start, stream)
+
+    @staticmethod
+    def _finished(counts: dict[str, int]) -> int:
+        return counts["COMPLETE"] + counts["PRUNED"]
+
+    def failure_line(self, outcome: Outcome) -> str:
+        line = f"[{self.handle.name}] trial {outcome.number} failed ({outcome.reason})"
+        if self.log_dir is not None:
+            line += f"; log: {_shown(trial_log_path(self.log_dir, self.handle.name, outcome.number))}"
+        return line
+
+    def update(self, outcome: Outcome | None = None, force: bool = False, final: bool = False) -> None:
+        if self.stream is None:
+            return
+        failed = outcome is not None and outcome.state == "FAIL"
+        if failed:
+            self.failed_here += 1
+            self._write_line(self.failure_line(outcome))
+        since = time.monotonic() - self.last_line
+        if not (force or final or failed or since >= (_TTY_EVERY_S if self.tty else _PLAIN_EVERY_S)):
+            return  # the status costs two queries: not after every fast trial
+        self.last_line = time.monotonic()
+        counts = self.handle.counts()
+        finished = self._finished(counts)
+        status = (f"{counts['COMPLETE']} complete, {counts['PRUNED']} pruned, {counts['FAIL']} failed, "
+                  f"best {self.handle.spec.objective.metric}={self._best()}")
+        if self._bar is not None:
+            if final:
+                self._bar.bar_format = _BAR_FORMAT_DONE if self.total else _COUNTER_FORMAT
+            self._bar.n = finished
+            self._bar.set_postfix_str(status, refresh=False)
+            self._bar.refresh()
+            return
+        elapsed = time.monotonic() - self.started
+        done_here = finished - self.done_at_start
+        eta = ""
+        if not final and self.total and done_here > 0 and finished < self.total:
+            eta = f" eta {_fmt_s(elapsed / done_here * (self.total - finished))}"
+        of = f"/{self.total}" if self.total else ""
+        line = f"[{self.handle.name}] {finished}{of} finished ({status}), {_fmt_s(elapsed)}{eta}"
+        if line != self.last_text:
+            self.last_text = line
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+    def _best(self) -> str:
+        try:
+            return f"{self.handle.study.best_value:.4g}"
+        except ValueError:
+            return "-"
+
+    def _write_line(self, text: str) -> None:
+        assert self.stream is not None
+        if self._bar is not None:
+            self._bar.write(text, file=self.stream)  # clears the bar, writes the line, redraws the bar below it
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def note(self, text: str) -> None:
+        """A line of its own (a worker that died, a retry), above the bar."""
+        if self.stream is not None:
+            self._write_line(f"[{self.handle.name}] {text}")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+_BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {postfix} [{elapsed}<{remaining}]"
+_BAR_FORMAT_DONE = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {postfix} [{elapsed}]"
+_COUNTER_FORMAT = "{desc} {n_fmt} finished {postfix} [{elapsed}]"
+
+
+def _make_bar(name: str, total: int | None, initial: int, stream: TextIO):  # noqa: ANN202
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0  # no monitor thread: the bar is redrawn by the run loop only
+    return tqdm(total=total, initial=min(initial, total) if total else initial, file=stream, desc=f"[{name}]",
+                unit="trial", dynamic_ncols=True, leave=True, smoothing=0.1, mininterval=0,
+                bar_format=_BAR_FORMAT if total else _COUNTER_FORMAT)
+
+
+def _shown(path: Path) -> str:
+    """A log path relative to the working directory when it lies inside it (short enough for a narrow pane)."""
+    try:
+        return os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd().resolve()) else str(path)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
+def _fmt_s(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
