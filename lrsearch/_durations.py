@@ -11,7 +11,7 @@ from typing import Any
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|min|m|sec|s)?", re.IGNORECASE)
 _UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 _ORDER = ["d", "h", "m", "s"]  # a compound duration goes from larger units to smaller ones
-_EXAMPLES = "90, '90s', '30m', '2h' or '1h30m'"
+_EXAMPLES = "90, '90s', '30m' or '2h'"
 
 
 def parse_duration(value: Any) -> float | None:
@@ -32,7 +32,7 @@ def parse_duration(value: Any) -> float | None:
         parts.append(match)
         pos = match.end()
     if not parts or text[pos:].strip() or (len(parts) > 1 and not _compound_ok(parts)):
-        raise ValueError(f"must be a duration like {_EXAMPLES}, got {value!r}")
+        raise ValueError(f"must be a duration like {_EXAMPLES}, got {value!r} (compound ones like '1h30m' work too)")
     seconds = sum(float(m.group(1)) * _UNITS[_unit(m)] for m in parts)
     if seconds <= 0:
         raise ValueError(f"must be > 0, got {value!r}")

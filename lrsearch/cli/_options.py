@@ -119,7 +119,7 @@ OPTIONS: dict[str, Option] = {
                  help="per-group (default): one group moves, the others hold; joint: all move, ratios fixed"),
     "start": _opt("--start", type=float, default=1e-7, metavar="LR", help="first lr of the ramp (default 1e-7)"),
     "end": _opt("--end", type=float, default=10.0, metavar="LR", help="last lr of the ramp (default 10)"),
-    "iters": _opt("--iters", type=positive_int, default=100, metavar="N",
+    "iters": _opt("--iters", type=int, default=100, metavar="N",
                   help="batches per range test (default 100, as fastai)"),
     "at": _opt("--at", action="append", default=[], metavar="NAME=VALUE",
                help="hold a dimension at this value instead of the middle of its range, e.g. --at "
@@ -129,7 +129,7 @@ OPTIONS: dict[str, Option] = {
                        help="which suggestion -o narrows around (default valley)"),
     "factor": _opt("--factor", type=float, default=3.0,
                    help="the narrowed range is [s/FACTOR, s*FACTOR] (default 3)"),
-    "runs": _opt("--runs", type=positive_int, default=1, metavar="R",
+    "runs": _opt("--runs", type=int, default=1, metavar="R",
                  help="repeat each test with seeds SEED, SEED+1, ... and suggest from the mean loss (default 1, "
                       "as fastai; 3-5 steady the suggestions on small, noisy batches)"),
     "name": _opt("--name", metavar="NAME", help="study name of the written copy (default: <name>-lrfind)"),
