@@ -64,13 +64,18 @@ class Progress:
         self.last_line = time.monotonic()
         counts = self.handle.counts()
         finished = self._finished(counts)
+        metric, best = self.handle.spec.objective.metric, self._best()
         status = (f"{counts['COMPLETE']} complete, {counts['PRUNED']} pruned, {counts['FAIL']} failed, "
-                  f"best {self.handle.spec.objective.metric}={self._best()}")
+                  f"best {metric}={best}")
         if self._bar is not None:
             if final:
                 self._bar.bar_format = _BAR_FORMAT_DONE if self.total else _COUNTER_FORMAT
             self._bar.n = finished
-            self._bar.set_postfix_str(status, refresh=False)
+            # The longest status that leaves the bar room in this terminal's width (read at every redraw).
+            short = [status, f"{counts['COMPLETE']} ok, {counts['PRUNED']} pruned, {counts['FAIL']} failed, best {best}",
+                     f"{counts['FAIL']} failed, best {best}", f"{counts['FAIL']} failed"]
+            room = _columns(self.stream) - _fixed_width(self._bar) - _MIN_BAR
+            self._bar.set_postfix_str(next((t for t in short if len(t) + 2 <= room), ""), refresh=False)
             self._bar.refresh()
             return
         elapsed = time.monotonic() - self.started
@@ -110,16 +115,33 @@ class Progress:
             self._bar = None
 
 
-_BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {postfix} [{elapsed}<{remaining}]"
-_BAR_FORMAT_DONE = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {postfix} [{elapsed}]"
-_COUNTER_FORMAT = "{desc} {n_fmt} finished {postfix} [{elapsed}]"
+# Time before the status: when a terminal is too narrow even for the shortest status, tqdm cuts from the end.
+_BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]{postfix}"
+_BAR_FORMAT_DONE = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}]{postfix}"
+_COUNTER_FORMAT = "{desc} {n_fmt} finished [{elapsed}]{postfix}"
+_MIN_BAR = 10
+_MAX_DESC = 20  # a long study name is cut in the bar (the failure lines and the summary say it whole)
+
+
+def _columns(stream: TextIO) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 80
+
+
+def _fixed_width(bar) -> int:  # noqa: ANN001
+    """The width of the bar's line without the bar and the status."""
+    total = bar.total or 0
+    return len(bar.desc) + len(" 100%|| ") + 2 * len(str(total or bar.n)) + 1 + len(" [00:00<00:00]")
 
 
 def _make_bar(name: str, total: int | None, initial: int, stream: TextIO):  # noqa: ANN202
     from tqdm import tqdm
 
     tqdm.monitor_interval = 0  # no monitor thread: the bar is redrawn by the run loop only
-    return tqdm(total=total, initial=min(initial, total) if total else initial, file=stream, desc=f"[{name}]",
+    desc = f"[{name}]" if len(name) + 2 <= _MAX_DESC else f"[{name[:_MAX_DESC - 3]}…]"
+    return tqdm(total=total, initial=min(initial, total) if total else initial, file=stream, desc=desc,
                 unit="trial", dynamic_ncols=True, leave=True, smoothing=0.1, mininterval=0,
                 bar_format=_BAR_FORMAT if total else _COUNTER_FORMAT)
 

@@ -110,7 +110,9 @@ def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float |
                         outcome = run_trial(handle, trial, device=device, log_path=str(log_path))
                 except KeyboardInterrupt:
                     # run_trial failed the trial as ``interrupted``: this run's counts include it.
-                    summary.outcomes.append(Outcome(trial.number, "FAIL", None, "interrupted"))
+                    interrupted = Outcome(trial.number, "FAIL", None, "interrupted")
+                    summary.outcomes.append(interrupted)
+                    bar.update(interrupted)
                     raise
                 summary.outcomes.append(outcome)
                 if on_outcome is not None:
