@@ -16,21 +16,29 @@ from typing import Any
 from lrsearch._durations import parse_duration
 
 
-def duration(text: str) -> float:
-    """An argparse type: ``90``, ``90s``, ``30m``, ``2h``, ``1h30m`` -> seconds."""
-    try:
-        seconds = parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    assert seconds is not None
-    return seconds
+class Duration(argparse.Action):
+    """``90``, ``90s``, ``30m``, ``2h``, ``1h30m`` -> seconds; a bad one is a usage error of the command that got it:
+    ``lrsearch worker: error: --poll must be a duration like ...``."""
+
+    zero_ok = False
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        text = str(values)
+        if self.zero_ok and text.strip() in ("0", "0s"):
+            seconds: float | None = 0.0
+        else:
+            try:
+                seconds = parse_duration(text)
+            except ValueError as exc:
+                parser.error(f"{option_string} {exc}")
+        setattr(namespace, self.dest, seconds)
 
 
-def duration_or_zero(text: str) -> float:
-    """Like :func:`duration`, and ``0`` for "never"."""
-    if text.strip() in ("0", "0s"):
-        return 0.0
-    return duration(text)
+class DurationOrZero(Duration):
+    """Like :class:`Duration`, and ``0`` for "never"."""
+
+    zero_ok = True
 
 
 def positive_int(text: str) -> int:
@@ -77,12 +85,12 @@ OPTIONS: dict[str, Option] = {
     "trials_per_device": _opt("--trials-per-device", type=int, metavar="N",
                               help="concurrent trials per GPU (small models)"),
     "trials": _opt("--trials", type=int, metavar="N", help="total number of finished trials to reach"),
-    "timeout": _opt("--timeout", type=duration, metavar="DURATION",
+    "timeout": _opt("--timeout", action=Duration, metavar="DURATION",
                     help="stop starting trials after this long, e.g. 600, 30m, 1h30m"),
     "log_dir": _opt("--log-dir", metavar="DIR",
                     help="directory of the per-trial log files (default: lrsearch-logs next to a SQLite file, "
                          "else in the working directory) [$LRSEARCH_LOG_DIR]"),
-    "poll": _opt("--poll", type=duration, metavar="DURATION",
+    "poll": _opt("--poll", action=Duration, metavar="DURATION",
                  help="when no study has budget left, look again every this long (e.g. 30s) instead of exiting"),
     "no_confirm": _opt("--no-confirm", action="store_true", help="skip the confirm: step of the spec"),
     "seed": _opt("--seed", type=int, metavar="N", help="random seed"),
@@ -107,7 +115,7 @@ OPTIONS: dict[str, Option] = {
     "read_only": _opt("--read-only", action="store_true",
                       help="connections that cannot write: dashboard edits (notes, deleting studies) fail, no "
                            "panels are published"),
-    "publish_every": _opt("--publish-every", type=duration_or_zero, default=60.0, metavar="DURATION",
+    "publish_every": _opt("--publish-every", action=DurationOrZero, default=60.0, metavar="DURATION",
                           help="check the studies for changes and republish their panels this often (default 60s; "
                                "e.g. 30, 5m; 0: only at start)"),
     "no_publish": _opt("--no-publish", action="store_true", help="serve only; publish no panels"),

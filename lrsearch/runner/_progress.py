@@ -115,10 +115,10 @@ class Progress:
             self._bar = None
 
 
-# Time before the status: when a terminal is too narrow even for the shortest status, tqdm cuts from the end.
-_BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]{postfix}"
-_BAR_FORMAT_DONE = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}]{postfix}"
-_COUNTER_FORMAT = "{desc} {n_fmt} finished [{elapsed}]{postfix}"
+# tqdm's own look: the status inside the brackets, after the times ("[01:02<00:30, 8 ok, ...]").
+_BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
+_BAR_FORMAT_DONE = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
+_COUNTER_FORMAT = "{desc} {n_fmt} finished [{elapsed}{postfix}]"
 _MIN_BAR = 10
 _MAX_DESC = 20  # a long study name is cut in the bar (the failure lines and the summary say it whole)
 
