@@ -156,3 +156,12 @@ def test_completion_scripts_come_from_the_parser() -> None:
     proc = run_cli("completion", "fish", check=True)
     assert "-a lr-find" in proc.stdout and "-l trials-per-device" in proc.stdout
     assert "bashcompinit" in run_cli("completion", "zsh", check=True).stdout
+
+
+def test_lrsearch_imports_without_fcntl() -> None:
+    """Windows has no fcntl: export, report and the dashboard must import there (the budget lock uses filelock)."""
+    code = ("import sys; sys.modules['fcntl'] = None\n"
+            "import lrsearch.runner, lrsearch.results, lrsearch.dashboard, lrsearch.cli._results\n"
+            "from lrsearch.runner._study import StudyHandle; print('ok')")
+    proc = _python("-c", code)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
