@@ -48,7 +48,7 @@ class Progress:
     def failure_line(self, outcome: Outcome) -> str:
         line = f"[{self.handle.name}] trial {outcome.number} failed ({outcome.reason})"
         if self.log_dir is not None:
-            line += f"; log: {_shown(trial_log_path(self.log_dir, self.handle.name, outcome.number))}"
+            line += f"; log: {shown_path(trial_log_path(self.log_dir, self.handle.name, outcome.number))}"
         return line
 
     def update(self, outcome: Outcome | None = None, force: bool = False, final: bool = False) -> None:
@@ -146,7 +146,7 @@ def _make_bar(name: str, total: int | None, initial: int, stream: TextIO):  # no
                 bar_format=_BAR_FORMAT if total else _COUNTER_FORMAT)
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
     """A log path relative to the working directory when it lies inside it (short enough for a narrow pane)."""
     try:
         return os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd().resolve()) else str(path)

@@ -14,7 +14,8 @@ from typing import TextIO
 
 from lrsearch.errors import LrsearchError
 from lrsearch.runner._devices import WorkerSlot, machine_devices, plan_workers
-from lrsearch.runner._progress import Progress
+from lrsearch.runner._logs import trial_log_path
+from lrsearch.runner._progress import Progress, shown_path
 from lrsearch.runner._run import RunSummary, reap_stale
 from lrsearch.runner._study import StudyHandle, default_log_dir, load_stored_spec, open_stored_study
 from lrsearch.runner._supervisor import Supervisor
@@ -105,7 +106,7 @@ def serve(url: str, *, studies: list[str] | None = None, workers: int = 1, devic
     supervisor = Supervisor(
         url=url, slots=slots, log_dir=str(log_dir), studies=studies, poll=poll, timeout=timeout,
         max_failures_in_a_row=max(10, 2 * len(slots)), trial_timeouts=trial_timeout,
-        on_outcome=lambda study, outcome: say(describe_outcome(study, outcome)), on_note=say,
+        on_outcome=lambda study, outcome: say(describe_outcome(study, outcome, log_dir)), on_note=say,
     )
     outcomes = supervisor.run()
     summaries: dict[str, RunSummary] = {}
@@ -125,9 +126,10 @@ def _has_budget(handle: StudyHandle) -> bool:
     return counts["COMPLETE"] + counts["PRUNED"] < total
 
 
-def describe_outcome(study: str, outcome: Outcome) -> str:
+def describe_outcome(study: str, outcome: Outcome, log_dir: Path | None = None) -> str:
     if outcome.state == "FAIL":
-        return f"[{study}] trial {outcome.number} failed ({outcome.reason})"
+        log = f"; log: {shown_path(trial_log_path(log_dir, study, outcome.number))}" if log_dir else ""
+        return f"[{study}] trial {outcome.number} failed ({outcome.reason}){log}"
     value = "" if outcome.value is None else f", objective {outcome.value:.4g}"
     return f"[{study}] trial {outcome.number} {outcome.state.lower()} after {outcome.epochs} epoch(s){value}"
 
