@@ -168,8 +168,15 @@ def add(parser: argparse.ArgumentParser, key: str, **overrides: Any) -> argparse
     return action
 
 
-def add_study_source(parser: argparse.ArgumentParser) -> None:
-    """``STUDY.yaml`` or ``--storage URL --study NAME``: every command that reads a study takes both."""
+def add_study_source(parser: argparse.ArgumentParser, *, spec_required: bool = False) -> None:
+    """``STUDY.yaml`` or ``--storage URL --study NAME``: every command that reads a study takes both.
+
+    ``spec_required``: a command that needs the file itself (it was the only form before); kept for callers
+    written against that signature.
+    """
+    if spec_required:
+        parser.add_argument("spec", metavar="STUDY.yaml", help="the study file")
+        return
     parser.add_argument("spec", nargs="?", metavar="STUDY.yaml", help="the study file (or give --storage/--study)")
     add(parser, "storage")
     add(parser, "study")
