@@ -18,9 +18,6 @@ def check_spec(spec: StudySpec) -> list[Problem]:
     problems += _check_task(spec)
     problems += check_options("sampler", SAMPLERS, spec.sampler.name, spec.sampler.options)
     problems += check_options("pruner", PRUNERS, spec.pruner.name, spec.pruner.options)
-    if spec.pruner.name == "wilcoxon":
-        problems.append(("pruner.name", "wilcoxon compares per-instance scores, not learning curves; use median, "
-                         "percentile, hyperband or successive_halving"))
     blocks = spec.blocks()
     many = spec.optimizers is not None
     seen: dict[str, str] = {}

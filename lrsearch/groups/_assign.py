@@ -11,7 +11,7 @@ import torch
 
 from lrsearch.errors import GroupError
 from lrsearch.groups._patterns import NameMatcher, compile_pattern, example_names, format_names, quote
-from lrsearch.space._trial_config import GroupConfig
+from lrsearch.trial_config import GroupConfig
 
 NamedParams = Iterable[tuple[str, torch.Tensor]] | Iterable[str]
 

@@ -133,7 +133,7 @@ def test_ratio_of_across_named_optimizers_is_allowed() -> None:
          "seed goes in sampler.seed"),
         (spec_data(pruner={"name": "median", "options": {"n_warmup": 3}}), "pruner.options.n_warmup",
          "not an option of median"),
-        (spec_data(pruner={"name": "wilcoxon"}), "pruner.name", "wilcoxon compares per-instance scores"),
+        (spec_data(pruner={"name": "wilcoxon"}), "pruner.name", "unknown pruner 'wilcoxon'; known: median, percentile"),
         (spec_data(task={"builtin": "digits", "options": {"widht": 8}}), "task.options.widht",
          "task 'digits' has no option 'widht'; options: width, split_seed"),
     ],

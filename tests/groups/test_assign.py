@@ -8,7 +8,7 @@ from torch import nn
 
 from lrsearch.errors import GroupError
 from lrsearch.groups import assign_parameters
-from lrsearch.space._trial_config import GroupConfig
+from lrsearch.trial_config import GroupConfig
 from tests.groups.models import CNN_NAMES, SmallCNN, TinyTransformer
 
 

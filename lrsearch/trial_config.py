@@ -1,5 +1,8 @@
 """The concrete, JSON-serialisable configuration of one trial: what the search space sampled, resolved.
 
+The data model every floor shares: the space creates it; groups, optimizers, schedules, training and the runner
+read it. It depends on nothing else in lrsearch, so any of them may import it.
+
 A :class:`TrialConfig` is plain data. Everything that builds torch objects (groups, optimizers, schedules)
 takes it as input, so a trial can be rebuilt anywhere from its JSON (workers, replay, ``best``).
 """
