@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from lrsearch.config._dims import Dim, LrDim
 from lrsearch.schedules import GRANULARITIES, MOMENTUM_MODES, WEIGHT_DECAY_MODES
+from lrsearch.trial_config import membership_problem
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
@@ -167,12 +168,9 @@ class GroupSpec(_Strict):
 
     @model_validator(mode="after")
     def _membership(self) -> GroupSpec:
-        given = [k for k, on in (("params", self.params), ("rest", self.rest), ("layerwise", self.layerwise)) if on]
-        if len(given) != 1:
-            raise ValueError(
-                "say which parameters the group holds with exactly one of params (patterns), "
-                f"rest: true (everything else) or layerwise; got {given or 'none'}"
-            )
+        problem = membership_problem(params=self.params is not None, rest=self.rest, layerwise=self.layerwise is not None)
+        if problem:
+            raise ValueError(problem)
         if self.params is not None and not self.params:
             raise ValueError("params must list at least one pattern")
         if self.lr is None:
