@@ -15,8 +15,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from lrsearch import __version__
 from lrsearch.errors import LrsearchError
+from lrsearch.version import __version__
 
 # Order here is the order of ``lrsearch --help``.
 COMMANDS = [

@@ -13,7 +13,7 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
-from lrsearch._durations import parse_duration
+from lrsearch.durations import parse_duration
 
 
 class Duration(argparse.Action):

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lrsearch._files import atomic_open
+from lrsearch.files import atomic_open
 from lrsearch.lrfind._suggest import Suggestion
 
 RESULTS_DIR = "lrsearch-lrfind"

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from lrsearch._files import write_text
 from lrsearch.config import StudySpec, parse_spec
 from lrsearch.errors import LrsearchError
+from lrsearch.files import write_text
 from lrsearch.lrfind._narrow import yaml_number
 from lrsearch.lrfind._result import NarrowedRange
 

@@ -16,8 +16,8 @@ from typing import IO, Any
 import torch
 from torch import Tensor
 
-from lrsearch._files import atomic_open
 from lrsearch.errors import TaskError
+from lrsearch.files import atomic_open
 from lrsearch.tasks._digits import digits_tensors, stratified_split
 
 PRETRAIN_CLASSES = (0, 1, 2, 3, 4)

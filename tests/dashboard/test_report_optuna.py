@@ -54,7 +54,7 @@ def test_plots_a_study_cannot_have_yet_are_named_with_the_reason(tmp_path: Path)
 
 def test_files_lrsearch_writes_follow_the_umask(tmp_path: Path) -> None:
     """``tempfile`` would make them 0600 whatever the umask; a user's umask 022 gives 0644."""
-    from lrsearch._files import write_text
+    from lrsearch.files import write_text
 
     old = os.umask(0o022)
     try:
