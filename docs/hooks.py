@@ -3,7 +3,7 @@
 - ``Guides: guides/`` in the nav becomes every page in ``docs/guides/``, sorted by title: engineers add a guide
   by adding its file.
 - The command-line and study-file references are generated from the parser and the schema
-  (:mod:`lrsearch._docgen`), and ``benchmarks/README.md`` and ``RESULTS.md`` are published as pages, at every
+  (``lrsearch.cli.cli_reference``, ``lrsearch.config.study_file_reference``), and ``benchmarks/README.md`` and ``RESULTS.md`` are published as pages, at every
   build: none of them can drift from what they describe.
 - A link to a file of the repository outside ``docs/`` (``../../examples/gan.py``) is shown as that file's path
   in code, since the site cannot serve it; a link to a file that exists nowhere is left for ``--strict`` to catch.
@@ -54,7 +54,8 @@ def on_config(config, **_kwargs):
 
 
 def _generated() -> dict[str, str]:
-    from lrsearch._docgen import cli_reference, study_file_reference
+    from lrsearch.cli import cli_reference
+    from lrsearch.config import study_file_reference
 
     pages = {"reference/cli.md": cli_reference(), "reference/study-file.md": study_file_reference()}
     for name, source in (("suites.md", "README.md"), ("results.md", "RESULTS.md")):

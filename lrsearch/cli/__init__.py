@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from lrsearch.errors import LrsearchError
 from lrsearch.version import __version__
 
+__all__ = ["build_parser", "cli_reference", "command_parsers", "main"]
+
 # Order here is the order of ``lrsearch --help``.
 COMMANDS = [
     "lrsearch.cli._run",
@@ -100,6 +102,13 @@ def _quiet_warnings() -> None:
     warnings.filterwarnings("ignore", category=ExperimentalWarning)
     # Warnings meant for the user (e.g. panels not published) read as one line, not a source listing.
     warnings.formatwarning = lambda message, category, *_args, **_kw: f"warning: {message}\n"
+
+
+def cli_reference() -> str:
+    """The command-line reference page of the documentation site (generated from this parser)."""
+    from lrsearch.cli._reference import cli_reference as page
+
+    return page()
 
 
 if __name__ == "__main__":  # pragma: no cover

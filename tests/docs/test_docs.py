@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lrsearch._docgen import cli_reference, study_file_reference
-from lrsearch.cli import build_parser, command_parsers
+from lrsearch.cli import build_parser, cli_reference, command_parsers
+from lrsearch.config import study_file_reference
 from tests.cli.forked import CliResult, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
