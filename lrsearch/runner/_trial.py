@@ -124,7 +124,14 @@ def train_config(handle: StudyHandle, ctx: TrialContext, *, evaluate_test: bool 
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``host:pid``, and the SLURM job (``job_task`` of an array) that runs the process, if any."""
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    job = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if all(job):
+        return f"{name} slurm {job[0]}_{job[1]}"
+    if os.environ.get("SLURM_JOB_ID"):
+        return f"{name} slurm {os.environ['SLURM_JOB_ID']}"
+    return name
 
 
 def cpu_threads(spec_threads: int | None, workers: int = 1) -> int:
