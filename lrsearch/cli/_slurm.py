@@ -17,8 +17,16 @@ from lrsearch.cli._common import quiet_optuna
 from lrsearch.errors import LrsearchError
 
 
+def _tasks(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes the number of array tasks (e.g. --array 8, with --max-running M "
+                                         f"for at most M at once), not an sbatch range: got {value!r}") from None
+
+
 def _add_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--array", type=int, metavar="N", help="number of array tasks: worker jobs (required)")
+    p.add_argument("--array", type=_tasks, metavar="N", help="number of array tasks: worker jobs (required)")
     p.add_argument("--max-running", type=int, metavar="M", help="at most M tasks at once (sbatch --array=0-N%%M)")
     p.add_argument("--storage", help="storage URL shared by the tasks, e.g. postgresql+psycopg://user:pw@host/db "
                                      "[$LRSEARCH_STORAGE]; passed to them in the environment, not in the script")
@@ -57,7 +65,7 @@ def split_arguments(args: argparse.Namespace) -> list[str]:
     if "--" in rest:
         cut = rest.index("--")
         rest, passthrough = rest[:cut], rest[cut + 1:]
-    own = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    own = argparse.ArgumentParser(prog="lrsearch slurm", add_help=False, allow_abbrev=False)
     _add_options(own)
     defaults = {a.dest: a.default for a in own._actions}
     parsed, unknown = own.parse_known_args(rest)
@@ -69,7 +77,7 @@ def split_arguments(args: argparse.Namespace) -> list[str]:
 
 def slurm(args: argparse.Namespace) -> int:
     from lrsearch.config import resolve_storage
-    from lrsearch.slurm import ArrayJob, render_script, submit, task_log_pattern
+    from lrsearch.slurm import ArrayJob, find_sbatch, render_script, submit, task_log_pattern
     from lrsearch.storage import parse_url, redact
 
     quiet_optuna()
@@ -111,6 +119,7 @@ def slurm(args: argparse.Namespace) -> int:
         print(render_script(job), end="")
         print(f"# submit with: LRSEARCH_STORAGE=... sbatch {shlex.join(sbatch_args)} SCRIPT".rstrip())
         return 0
+    find_sbatch()  # before anything is stored
     if spec is not None:
         _store(spec, args, url)
     else:

@@ -44,14 +44,20 @@ def _option(args: list[str], pattern: re.Pattern[str], short: str) -> str | None
     return value
 
 
-def submit(job: ArrayJob, sbatch_args: list[str], *, storage: str, sbatch: str = "sbatch",
-           cwd: Path | None = None) -> Submitted:
-    """Submit ``job`` with ``sbatch --parsable [sbatch_args]``, the script on stdin, the storage URL in the
-    environment the tasks inherit. Raises :class:`LrsearchError` when sbatch is missing or refuses the job."""
+def find_sbatch(sbatch: str = "sbatch") -> str:
+    """The sbatch executable, or a :class:`LrsearchError` saying where to run from instead."""
     executable = shutil.which(sbatch)
     if executable is None:
         raise LrsearchError(f"{sbatch!r} is not on PATH: run `lrsearch slurm` on a machine that submits SLURM jobs "
                             "(a login node), or add --dry-run to print the batch script")
+    return executable
+
+
+def submit(job: ArrayJob, sbatch_args: list[str], *, storage: str, sbatch: str = "sbatch",
+           cwd: Path | None = None) -> Submitted:
+    """Submit ``job`` with ``sbatch --parsable [sbatch_args]``, the script on stdin, the storage URL in the
+    environment the tasks inherit. Raises :class:`LrsearchError` when sbatch is missing or refuses the job."""
+    executable = find_sbatch(sbatch)
     script = render_script(job)
     env = {**os.environ, "LRSEARCH_STORAGE": storage}
     proc = subprocess.run([executable, "--parsable", *sbatch_args], input=script, capture_output=True, text=True,
