@@ -39,13 +39,15 @@ class TrialCallback(keras.callbacks.Callback):
       with ``steps_per_epoch``, which must then agree) and checks that ``fit`` runs ``ctx.epochs`` epochs.
     - At each epoch start it checks that the epoch starts where the schedules and freezing expect it
       (``iterations == epoch * steps_per_epoch``) and, with ``verbose``, says which groups freeze or unfreeze.
-    - At each epoch end it calls ``ctx.report`` with the epoch's logs. A pruned or failed trial (NaN objective,
+    - At each epoch end it calls ``ctx.report`` with the epoch's logs; in confirmation runs
+      (``ctx.evaluate_test``) the last epoch's also hold ``test_*`` metrics of ``model.evaluate(*test_data)``. A pruned or failed trial (NaN objective,
       timeout) stops training; ``fit`` raises the reason when it ends (``optuna.TrialPruned``, ...).
     """
 
-    def __init__(self, ctx: Any, optimizer: GroupOptimizer, *, key: str | None = None, verbose: bool = False) -> None:
+    def __init__(self, ctx: Any, optimizer: GroupOptimizer, *, key: str | None = None, test_data: Any = None,
+                 verbose: bool = False) -> None:
         super().__init__()
-        self.ctx, self.optimizer, self.verbose = ctx, optimizer, verbose
+        self.ctx, self.optimizer, self.test_data, self.verbose = ctx, optimizer, test_data, verbose
         self.stopped: BaseException | None = None
         self._frozen: list[bool] | None = None
         ctx.attach(key, optimizer, values=optimizer.group_values,
@@ -85,6 +87,10 @@ class TrialCallback(keras.callbacks.Callback):
         from lrsearch.training import TrialFailed
 
         metrics = epoch_metrics(logs)
+        if self.test_data is not None and self.ctx.evaluate_test and epoch + 1 == self.ctx.epochs:
+            x, y = self.test_data
+            scores = self.model.evaluate(x, y, verbose=0, return_dict=True)
+            metrics.update({f"test_{k}": float(v) for k, v in scores.items()})
         if self.ctx.objective not in metrics:
             raise ValueError(f"the epoch logs have {', '.join(sorted(metrics)) or 'nothing'}, not the objective "
                              f"{self.ctx.objective!r}: compile the model with that metric (and pass validation_data "
@@ -102,7 +108,7 @@ class TrialCallback(keras.callbacks.Callback):
 
 
 def fit_setup(ctx: Any, model: Any, *, steps_per_epoch: int | None = None, key: str | None = None,
-              verbose: bool = False) -> tuple[GroupOptimizer, list[keras.callbacks.Callback]]:
+              test_data: Any = None, verbose: bool = False) -> tuple[GroupOptimizer, list[keras.callbacks.Callback]]:
     """The trial's optimizer and callbacks for ``model.fit``, in one line of a ``train(ctx)`` function::
 
         optimizer, callbacks = fit_setup(ctx, model)
@@ -110,11 +116,12 @@ def fit_setup(ctx: Any, model: Any, *, steps_per_epoch: int | None = None, key: 
         model.fit(x, y, validation_data=(xv, yv), epochs=ctx.epochs, callbacks=callbacks)
 
     ``model`` must be built (its variables exist). ``steps_per_epoch``: batches an epoch; by default the callback
-    takes it from ``fit``. ``key`` names the optimizer in a study with several.
+    takes it from ``fit``. ``key`` names the optimizer in a study with several. ``test_data``: ``(x, y)`` of the
+    held-out split, evaluated after the last epoch of confirmation runs (``lrsearch confirm``), which need it.
     """
     opt_config = ctx._opt_config(key)
     algorithm, groups = optimizer_groups(model, opt_config)
     optimizer = GroupOptimizer(groups, algorithm=algorithm, steps_per_epoch=steps_per_epoch, epochs=ctx.epochs,
                                options=dict(opt_config.options), name=f"lrsearch_{opt_config.key}")
-    return optimizer, [TrialCallback(ctx, optimizer, key=key, verbose=verbose)]
+    return optimizer, [TrialCallback(ctx, optimizer, key=key, test_data=test_data, verbose=verbose)]
 
