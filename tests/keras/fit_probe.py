@@ -22,8 +22,8 @@ import torch.nn.functional as F
 
 from lrsearch.integrations.keras import GroupOptimizer, fit_setup
 from lrsearch.schedules import GroupScheduler
-from lrsearch.space._trial_config import GroupConfig, OptimizerConfig, ScheduleConfig, TrialConfig
 from lrsearch.training import NullRecorder, TrialContext
+from lrsearch.trial_config import GroupConfig, OptimizerConfig, ScheduleConfig, TrialConfig
 
 BATCH = 20
 TRAIN, VAL = 100, 40  # 5 batches an epoch

@@ -20,9 +20,9 @@ import pytest
 import torch
 
 from lrsearch.schedules import lr_factor
-from lrsearch.space._trial_config import TrialConfig
 from lrsearch.tasks import Split, Task
 from lrsearch.training import NullRecorder, TrialContext, managed_train
+from lrsearch.trial_config import TrialConfig
 from tests.conftest import ROOT
 from tests.keras import fit_probe
 

@@ -10,8 +10,8 @@ import pytest
 
 from lrsearch.errors import GroupError
 from lrsearch.integrations.keras import GroupOptimizer, epoch_metrics, fit_setup
-from lrsearch.space._trial_config import TrialConfig
 from lrsearch.training import TrialContext
+from lrsearch.trial_config import TrialConfig
 from tests.keras import fit_probe
 
 # Keras's torch backend converts with np.array(x): NumPy 2 deprecation noise, nothing a user can fix

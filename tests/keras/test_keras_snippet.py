@@ -15,8 +15,8 @@ import pytest
 
 from lrsearch.integrations.keras import fit_setup
 from lrsearch.results._keras_snippet import keras_snippet
-from lrsearch.space._trial_config import GroupConfig, OptimizerConfig, ScheduleConfig, TrialConfig
 from lrsearch.training import TrialContext
+from lrsearch.trial_config import GroupConfig, OptimizerConfig, ScheduleConfig, TrialConfig
 from tests.keras import fit_probe
 
 STEPS = 5

@@ -14,9 +14,18 @@ from collections.abc import Callable
 from typing import Any
 
 from lrsearch.errors import GroupError, TaskError
-from lrsearch.groups import NO_DECAY_RULES, split_no_decay
-from lrsearch.groups._assign import ResolvedGroup, check_unique_names, group_error, resolve_groups
-from lrsearch.groups._patterns import compile_pattern, example_names, format_names, quote
+from lrsearch.groups import (
+    NO_DECAY_RULES,
+    ResolvedGroup,
+    check_unique_names,
+    compile_pattern,
+    example_names,
+    format_names,
+    group_error,
+    quote,
+    resolve_groups,
+    split_no_decay,
+)
 from lrsearch.keras import is_keras_object, is_norm_layer
 from lrsearch.optim import get_optimizer_info
 from lrsearch.space import OptimizerConfig
