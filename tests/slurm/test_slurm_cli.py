@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lrsearch.cli import build_parser
+from lrsearch.cli import build_parser, main
 from lrsearch.cli._slurm import split_arguments
 from lrsearch.slurm import ArrayJob, render_script, task_log_pattern
 from tests.conftest import run_cli, write_spec
@@ -65,11 +65,18 @@ def test_the_dry_run_prints_a_script_that_runs_the_worker_and_keeps_the_password
     (["--storage", PG, "--array=0-9"], "not an sbatch range: got '0-9'"),
     (["--array", "2", "--storage", PG, "-a", "0-9"], "not as an sbatch --array range"),
 ])
-def test_bad_options_exit_2_with_the_reason_and_store_nothing(tmp_path: Path, argv: list[str], message: str) -> None:
+def test_bad_options_exit_2_with_the_reason_and_store_nothing(tmp_path: Path, argv: list[str], message: str,
+                                                            capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     spec = write_spec(tmp_path, sleepy_spec("s", trials=5))
-    proc = run_cli("slurm", str(spec), *argv, cwd=tmp_path)
-    assert proc.returncode == 2
-    assert message in proc.stderr and "Traceback" not in proc.stderr
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(["slurm", str(spec), *argv])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["study.yaml"]
 
 
