@@ -1,7 +1,7 @@
 """The study spec: schema, loading, validation and error reporting."""
 
 from lrsearch.config._dims import Dim, LrDim
-from lrsearch.config._load import load_spec, parse_spec, resolve_storage, spec_hash
+from lrsearch.config._load import import_plugins, load_spec, parse_spec, resolve_storage, spec_hash
 from lrsearch.config._optuna import PRUNERS, SAMPLERS, build_pruner, build_sampler
 from lrsearch.config._schema import (
     Budget,
@@ -16,11 +16,12 @@ from lrsearch.config._schema import (
     ScheduleSpec,
     StudySpec,
     TaskSpec,
+    TrackerSpec,
     parse_duration,
 )
 
 __all__ = [
     "Budget", "ConfirmSpec", "Dim", "GroupSpec", "LayerwiseSpec", "LrDim", "Objective", "OptimizerBlock",
     "OptimizerSpec", "PRUNERS", "PrunerSpec", "SAMPLERS", "SamplerSpec", "ScheduleSpec", "StudySpec", "TaskSpec",
-    "build_pruner", "build_sampler", "load_spec", "parse_duration", "parse_spec", "resolve_storage", "spec_hash",
+    "TrackerSpec", "build_pruner", "build_sampler", "import_plugins", "load_spec", "parse_duration", "parse_spec", "resolve_storage", "spec_hash",
 ]

@@ -28,7 +28,7 @@ Use it in your own training script:
     model = MyModel()  # the model the study trained: the same parameter names
     optimizer = build_optimizer(model{key_arg})  # the trial's param groups and optimizer
     scheduler = build_scheduler(optimizer, steps_per_epoch=len(train_loader){key_arg2})
-    for epoch in range(EPOCHS):
+    for epoch in range(1, EPOCHS + 1):  # epochs count from 1, as in lrsearch's curves
         set_frozen(optimizer, epoch)  # groups frozen for their first freeze_epochs
         model.train()
         for x, y in train_loader:

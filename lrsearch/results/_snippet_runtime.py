@@ -263,14 +263,18 @@ def build_scheduler(optimizer, steps_per_epoch, key=None):
 
 
 def set_frozen(optimizer, epoch):
-    """Freeze the groups whose ``frozen_until`` is after ``epoch`` (0-based), unfreeze the others.
+    """Freeze the groups frozen in ``epoch``, unfreeze the others; return the frozen groups' names.
 
+    Epochs count from 1, as in lrsearch's curves: a group with ``frozen_until == k`` is frozen in epochs 1..k.
     Call it at the start of every epoch and use ``optimizer.zero_grad(set_to_none=True)``, so that frozen
     parameters have no gradient for momentum or weight decay to act on.
     """
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        raise ValueError(f"set_frozen(optimizer, epoch): epochs count from 1 (for epoch in range(1, EPOCHS + 1)), "
+                         f"got {epoch!r}")
     frozen = []
     for group in optimizer.param_groups:
-        is_frozen = epoch < group.get("frozen_until", 0)
+        is_frozen = epoch <= group.get("frozen_until", 0)
         for param in group["params"]:
             param.requires_grad_(not is_frozen)
             if is_frozen:

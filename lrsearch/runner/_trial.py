@@ -18,6 +18,7 @@ from lrsearch.errors import LrsearchError
 from lrsearch.runner._study import StudyHandle
 from lrsearch.space import TrialConfig
 from lrsearch.storage import EpochRow
+from lrsearch.trackers import NO_TRACKING, StudyTrackers, TrialStart, TrialTracking
 from lrsearch.training import TrialContext, TrialFailed, managed_train, resolve_device
 
 FAIL_REASONS = ("oom", "nan", "exception", "timeout", "killed", "interrupted")
@@ -43,8 +44,8 @@ class StorageRecorder:
     of fast epochs does not pay a commit per epoch.
     """
 
-    def __init__(self, handle: StudyHandle, trial: optuna.Trial) -> None:
-        self.handle, self.trial = handle, trial
+    def __init__(self, handle: StudyHandle, trial: optuna.Trial, tracking: TrialTracking = NO_TRACKING) -> None:
+        self.handle, self.trial, self.tracking = handle, trial, tracking
         self.epochs = 0
         self.last_value: float | None = None
         self.pending: list[EpochRow] = []
@@ -54,6 +55,7 @@ class StorageRecorder:
         clean = {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}
         self.pending.append(EpochRow(epoch, step, wall_time, clean, groups))
         self.epochs = epoch
+        self.tracking.log_epoch(epoch, step, metrics, groups)  # guarded: a tracker never fails the trial
         if time.monotonic() - self.flushed_at >= FLUSH_EVERY_S:
             self.flush()
 
@@ -150,7 +152,14 @@ def run_trial(handle: StudyHandle, trial: optuna.Trial, *, device: str | None = 
     # The record exists from the start: which worker and device run the trial, and where its log is.
     handle.store.start_trial(handle.name, trial.number, config=config.to_dict(), seed=config.seed,
                              worker=worker or worker_name(), device=described, log_path=log_path)
-    recorder = StorageRecorder(handle, trial)
+    attrs = trial_attrs(config)
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)
+    trackers = trackers_for(handle)
+    tracking = NO_TRACKING if trackers is None else trackers.start_trial(TrialStart(
+        handle.name, trial.number, dict(trial.params), attrs, handle.spec.objective.metric,
+        handle.spec.objective.direction))
+    recorder = StorageRecorder(handle, trial, tracking)
     ctx = make_context(handle, config, recorder, device=dev, number=trial.number)
     try:
         metrics = train_config(handle, ctx)
@@ -174,6 +183,29 @@ def run_trial(handle: StudyHandle, trial: optuna.Trial, *, device: str | None = 
     return _end(handle, trial, recorder, Outcome(trial.number, "COMPLETE", value, epochs=recorder.epochs))
 
 
+def trial_attrs(config: TrialConfig) -> dict[str, Any]:
+    """What stock Optuna tools should see of a trial besides its params: the seed, the epochs, and every group's
+    resolved lr (``lr.backbone``: a ratio_of or layer-wise group's lr is not among the params)."""
+    attrs: dict[str, Any] = {"seed": config.seed, "epochs": config.epochs}
+    for opt in config.optimizers:
+        for group in opt.groups:
+            attrs[f"lr.{group.name}"] = group.lr
+    return attrs
+
+
+_TRACKERS: dict[tuple[str, str], StudyTrackers] = {}
+
+
+def trackers_for(handle: StudyHandle) -> StudyTrackers | None:
+    """The study's trackers in this process (made once: a worker runs many trials through them)."""
+    if not handle.spec.trackers:
+        return None
+    key = (handle.url, handle.name)
+    if key not in _TRACKERS:
+        _TRACKERS[key] = StudyTrackers(handle.name, handle.spec.trackers)
+    return _TRACKERS[key]
+
+
 def _end(handle: StudyHandle, trial: optuna.Trial, recorder: StorageRecorder, outcome: Outcome,
          message: str = "") -> Outcome:
     """Tell Optuna how the trial ended and close its record."""
@@ -189,8 +221,10 @@ def _end(handle: StudyHandle, trial: optuna.Trial, recorder: StorageRecorder, ou
         # Another process failed it first: its heartbeat had been silent past the grace period.
         print(f"lrsearch: trial {trial.number} was failed meanwhile by another process (its heartbeat was lost); "
               "this result is dropped", file=sys.stderr, flush=True)
+        recorder.tracking.end("FAIL", None, "killed")
         return Outcome(trial.number, "FAIL", None, "killed", recorder.epochs)
     recorder.finish(outcome.reason, message[-20000:] if outcome.state == "FAIL" else None)
+    recorder.tracking.end(outcome.state, outcome.value, outcome.reason)
     return outcome
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import optuna
 import torch
@@ -15,6 +15,8 @@ from torch import nn
 
 from lrsearch.space import GroupConfig, OptimizerConfig, TrialConfig
 from lrsearch.training._interrupt import raise_if_stopped
+
+T = TypeVar("T")
 
 
 class TrialFailed(Exception):
@@ -143,6 +145,16 @@ class TrialContext:
 
     # -- builders -------------------------------------------------------------------------------------------
 
+    def cache(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()`` once per worker process for ``key``, then the same object in every later trial.
+
+        For data, tokenizers and anything else that does not depend on the sampled config:
+        ``data = ctx.cache(("digits", n_train), lambda: load_digits(n_train))``.
+        """
+        from lrsearch.training._cache import cached
+
+        return cached(key, build)
+
     def param_groups(self, model: nn.Module, optimizer: str | None = None) -> list[dict[str, Any]]:
         """Torch param-group dicts for ``model`` as this trial sampled them (lr, momentum/betas, weight decay)."""
         from lrsearch.groups import build_param_groups
@@ -203,12 +215,12 @@ class TrialContext:
         """Apply freezing for ``epoch`` (1-based): a group with ``freeze_epochs = k`` is frozen in epochs 1..k."""
         from lrsearch.groups import set_frozen
 
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
-            raise ValueError(f"ctx.freeze(epoch): epochs count from 1, got {epoch!r}")
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch <= self.epochs:
+            raise ValueError(f"ctx.freeze(epoch): epochs count from 1 to {self.epochs} (as in ctx.report), got {epoch!r}")
         if not self._bound:
             raise RuntimeError("ctx.freeze needs the optimizers: call ctx.optimizer(...) first")
         for bound in self._bound:
-            set_frozen(bound.optimizer, epoch - 1, model=bound.model, freeze_bn_stats=freeze_bn_stats)
+            set_frozen(bound.optimizer, epoch, model=bound.model, freeze_bn_stats=freeze_bn_stats)
 
     # -- reporting ------------------------------------------------------------------------------------------
 

@@ -61,7 +61,7 @@ def step_both(config: TrialConfig, make_model: Any, snippet: ModuleType, steps_p
     assert values_of(theirs) == values_of(ours), "step 0"
     for epoch in range(config.epochs):
         ctx.freeze(epoch + 1)
-        frozen = snippet.set_frozen(theirs, epoch)
+        frozen = snippet.set_frozen(theirs, epoch + 1)
         assert frozen == [g["name"] for g in ours.param_groups if not any(p.requires_grad for p in g["params"])]
         for step in range(1, steps_per_epoch + 1):
             ours.step()
