@@ -10,6 +10,7 @@ arithmetic, so that the values match lrsearch's to the last bit. Nothing here ma
 # ruff: noqa: E731
 
 import fnmatch
+import importlib
 import math
 import re
 
@@ -172,7 +173,18 @@ def build_optimizer(model, key=None):
     if spec["has_momentum"]:
         # torch checks constructor-level settings (nesterov needs momentum > 0); every group sets its own.
         options["momentum"] = max(g["momentum"] for g in groups)
-    return getattr(torch.optim, spec["optimizer"])(groups, **options)
+    return optimizer_class(spec["optimizer"])(groups, **options)
+
+
+def optimizer_class(name):
+    """``torch.optim.<name>``, or the class an import path names (``lion_pytorch:Lion``)."""
+    if ":" not in name:
+        return getattr(torch.optim, name)
+    module, _, attr = name.partition(":")
+    target = importlib.import_module(module)
+    for part in attr.split("."):
+        target = getattr(target, part)
+    return target
 
 
 def schedule_values(schedule, steps_per_epoch, epochs=None):
@@ -288,7 +300,8 @@ def print_schedule(steps_per_epoch=None):
     """Each group's lr, momentum and weight decay at the end of every epoch (what lrsearch recorded)."""
     steps_per_epoch = steps_per_epoch or STEPS_PER_EPOCH
     for key, spec in OPTIMIZERS.items():
-        print(f"optimizer {key}: torch.optim.{spec['optimizer']}, {steps_per_epoch} steps an epoch")
+        where = spec["optimizer"] if ":" in spec["optimizer"] else f"torch.optim.{spec['optimizer']}"
+        print(f"optimizer {key}: {where}, {steps_per_epoch} steps an epoch")
         for group in spec["groups"]:
             values = schedule_values(group["schedule"], steps_per_epoch)
             print(f"  {group['name']} ({group['schedule']['shape']}):")

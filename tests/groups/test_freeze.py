@@ -110,3 +110,11 @@ def test_freeze_bn_stats_needs_the_model() -> None:
     _, optimizer = setup()
     with pytest.raises(ValueError, match="needs the model"):
         set_frozen(optimizer, 1, freeze_bn_stats=True)
+
+
+@pytest.mark.parametrize("epoch", [0, -1, 1.0, True])
+def test_epochs_count_from_1(epoch: object) -> None:
+    """The same convention as ctx.report, ctx.freeze and the snippet's set_frozen: epoch 0 is a mistake."""
+    _, optimizer = setup()
+    with pytest.raises(ValueError, match=r"epochs count from 1 \(the first epoch is 1, as in ctx.report\)"):
+        set_frozen(optimizer, epoch)  # type: ignore[arg-type]
