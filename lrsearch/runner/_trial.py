@@ -149,12 +149,12 @@ def run_trial(handle: StudyHandle, trial: optuna.Trial, *, device: str | None = 
     dev = resolve_device(device or handle.spec.task.device)
     described = apply_threads(dev, threads or cpu_threads(handle.spec.task.threads))
     config = handle.space.sample(trial)
-    # The record exists from the start: which worker and device run the trial, and where its log is.
-    handle.store.start_trial(handle.name, trial.number, config=config.to_dict(), seed=config.seed,
-                             worker=worker or worker_name(), device=described, log_path=log_path)
     attrs = trial_attrs(config)
-    for key, value in attrs.items():
-        trial.set_user_attr(key, value)
+    # The record exists from the start: which worker and device run the trial, and where its log is; and what
+    # stock Optuna tools should see as user attributes (one transaction for both).
+    handle.store.start_trial(handle.name, trial.number, config=config.to_dict(), seed=config.seed,
+                             worker=worker or worker_name(), device=described, log_path=log_path,
+                             trial_id=trial._trial_id, user_attrs=attrs)
     trackers = trackers_for(handle)
     tracking = NO_TRACKING if trackers is None else trackers.start_trial(TrialStart(
         handle.name, trial.number, dict(trial.params), attrs, handle.spec.objective.metric,
