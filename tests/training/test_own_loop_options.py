@@ -17,10 +17,10 @@ from lrsearch.errors import TaskError
 from lrsearch.space import SearchSpace
 from lrsearch.training import NullRecorder, TrialContext, cached, clear_cache, run_train_function
 from tests.conftest import ROOT, digits_spec, run_cli, write_spec
-from tests.fixtures_tasks import own_loop_options
+from examples import digits_options_loop as own_loop_options
 
-TRAIN = "tests.fixtures_tasks.own_loop_options:train"
-MODEL = "tests.fixtures_tasks.own_loop_options:build_model"
+TRAIN = "examples.digits_options_loop:train"
+MODEL = "examples.digits_options_loop:build_model"
 
 
 def _spec(name: str = "own", **task: Any) -> dict[str, Any]:
@@ -65,11 +65,13 @@ def test_cache_builds_once_per_key() -> None:
 
 
 def test_a_study_loads_cached_data_once_per_worker_and_uses_the_options(tmp_path: Path) -> None:
-    log = tmp_path / "builds.log"
     path = write_spec(tmp_path, _spec(options={"width": 8, "n_train": 200}))
-    proc = run_cli("run", str(path), "--quiet", "--no-confirm", cwd=ROOT, env={"OWN_LOOP_BUILD_LOG": str(log)})
+    proc = run_cli("run", str(path), "--quiet", "--no-confirm", cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
-    assert log.read_text().splitlines() == [log.read_text().split()[0] + " 200"]  # two trials, loaded once
+    logs = sorted((tmp_path / "lrsearch-logs").rglob("*.log"))
+    assert len(logs) == 2
+    loads = [line for log in logs for line in log.read_text().splitlines() if line.startswith("loading digits")]
+    assert len(loads) == 1 and "n_train=200" in loads[0]  # two trials, one worker process: loaded once
     study = optuna.load_study(study_name="own", storage=f"sqlite:///{tmp_path / 'lrsearch.db'}")
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 2
 

@@ -1,9 +1,16 @@
-"""An own loop that takes its task.options as keyword arguments, loads its data once per process with
-ctx.cache, and names its model builder for ``task.model`` (``lrsearch validate --model``)."""
+"""An own loop with task.options as keyword arguments, data loaded once per worker process (``ctx.cache``), and
+a model builder for ``task.model``, so that ``lrsearch validate --model`` checks the groups before any trial::
+
+    task:
+      train: examples.digits_options_loop:train
+      model: examples.digits_options_loop:build_model
+      options: {width: 32, n_train: 1000}       # train(ctx, width=32, n_train=1000); build_model(width=32)
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -29,10 +36,8 @@ class _Net(nn.Module):
 
 
 def _load_data(n_train: int) -> tuple[torch.Tensor, ...]:
-    log = os.environ.get("OWN_LOOP_BUILD_LOG")
-    if log:  # one line per time the data is really loaded
-        with open(log, "a") as fh:
-            fh.write(f"{os.getpid()} {n_train}\n")
+    # Goes to the log of the trial that loads it (the first one of each worker process).
+    print(f"loading digits, n_train={n_train}, in process {os.getpid()}", file=sys.stderr, flush=True)
     task = load_task("digits", None, {})
     return task.train.x[:n_train], task.train.y[:n_train], task.val.x, task.val.y
 
