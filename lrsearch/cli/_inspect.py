@@ -56,7 +56,10 @@ def validate(args: argparse.Namespace) -> int:
     if spec.plugins:
         print(f"  plugins imported: {', '.join(spec.plugins)}")
     if spec.trackers:
-        print(f"  trackers: {', '.join(t.name for t in spec.trackers)}")
+        from lrsearch.trackers import get_tracker
+
+        entries = [get_tracker(t.name) for t in spec.trackers]
+        print(f"  trackers: {', '.join(e.describe() for e in entries if e is not None)}")
     if args.model:
         if model is None:
             print("  own training loop: the model is built inside task.train; its groups are checked when the first "

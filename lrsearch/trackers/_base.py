@@ -60,6 +60,16 @@ class TrackerEntry:
     extra: str
     options: Mapping[str, str]  # option -> one line of documentation
     resolve: Callable[[dict[str, Any], Path], dict[str, Any]] = lambda options, base: options
+    module: str = ""  # the package it imports, to say whether it is installed here
+
+    def installed(self) -> bool:
+        import importlib.util
+
+        return not self.module or importlib.util.find_spec(self.module) is not None
+
+    def describe(self) -> str:
+        """``mlflow`` or ``mlflow (not installed here: pip install 'lrsearch[mlflow]')``, for ``validate``."""
+        return self.name if self.installed() else f"{self.name} (not installed here: pip install 'lrsearch[{self.extra}]')"
 
     def check(self, options: Mapping[str, Any]) -> list[str]:
         """Problems with ``options``, one message each."""

@@ -143,4 +143,5 @@ register_tracker(TrackerEntry(
         "timeout": "seconds an HTTP request to a tracking server may take (default 10)",
     },
     resolve=_resolve,
+    module="mlflow",
 ))

@@ -67,4 +67,5 @@ register_tracker(TrackerEntry(
     extra="tensorboard",
     options={"log_dir": "where event files go, <log_dir>/<study>/trial-<n>; default: runs/ next to the study file"},
     resolve=_resolve,
+    module="tensorboard",
 ))
