@@ -68,8 +68,9 @@ class TrialContext:
     Own-loop use (``task: {train: my_pkg.mod:train}``; lrsearch seeds ``random``, numpy and torch with
     ``ctx.seed`` and fixes the CPU thread count before calling it)::
 
-        def train(ctx):
-            model = MyNet().to(ctx.device)
+        def train(ctx, *, width=64):                        # task.options as keyword arguments
+            data = ctx.cache("data", load_data)             # once per worker process, not once per trial
+            model = MyNet(width).to(ctx.device)
             opt = ctx.optimizer(model)                      # param groups + optimizer, as sampled
             sched = ctx.scheduler(opt, steps_per_epoch=len(loader))
             for epoch in range(1, ctx.epochs + 1):
@@ -90,7 +91,8 @@ class TrialContext:
         config: The sampled, resolved :class:`TrialConfig`.
         objective, direction: The metric ``report`` must include, and whether lower or higher is better.
         device: The device this trial was given (``task.device``, or the worker's GPU).
-        options: ``task.options`` from the spec, for the training function's own settings.
+        options: ``task.options`` from the spec, for the training function's own settings (also passed to it as
+            keyword arguments when it names them: ``def train(ctx, *, width=16)``).
         batch_size: ``task.batch_size``.
         evaluate_test: True in confirmation runs: evaluate on the held-out split too and report ``test_*``
             metrics (at least with the last epoch).
