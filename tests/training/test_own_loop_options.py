@@ -106,3 +106,28 @@ def test_model_is_only_for_own_loops() -> None:
     data["task"]["model"] = MODEL
     with pytest.raises(SpecError, match="model .* is for own loops \\(task.train\\)"):
         parse_spec(data)
+
+
+def two_models() -> dict[str, torch.nn.Module]:
+    """task.model for a study with two optimizers: a module per optimizer."""
+    return {"generator": torch.nn.Linear(4, 8), "critic": torch.nn.Sequential(torch.nn.Linear(8, 1))}
+
+
+def test_task_model_gives_a_module_per_optimizer() -> None:
+    from lrsearch.api import preflight
+    from lrsearch.errors import GroupError
+
+    spec = {
+        "name": "gan", "budget": {"trials": 1, "epochs": 2},
+        "task": {"train": TRAIN, "model": "tests.training.test_own_loop_options:two_models"},
+        "optimizers": {
+            "generator": {"name": "adam", "groups": [{"name": "g", "params": ["weight", "bias"], "lr": 1e-3}]},
+            "critic": {"name": "rmsprop", "groups": [{"name": "c", "params": ["0.*"], "lr": 1e-3}]},
+        },
+    }
+    models = preflight(parse_spec(spec))
+    assert set(models) == {"generator", "critic"}
+    spec["optimizers"]["critic"]["groups"][0]["params"] = ["weight"]
+    with pytest.raises(GroupError, match=r"task.model tests.training.test_own_loop_options:two_models "
+                                         r"\(optimizer 'critic'\)"):
+        preflight(parse_spec(spec))
