@@ -48,6 +48,8 @@ class OptimizerInfo:
         decoupled_weight_decay: Weight decay is decoupled from the gradient (AdamW) without any option; see
             :meth:`uses_decoupled_weight_decay` for optimizers where an option turns it on.
         default_options: lrsearch's own defaults for constructor options, which the spec's options override.
+        default_momentum: The momentum a group gets when the optimizer has momentum and the group does not say
+            (torch's SGD default of 0 is plain SGD, rarely what a search over SGD means).
     """
 
     name: str
@@ -57,6 +59,7 @@ class OptimizerInfo:
     has_betas: bool = False
     decoupled_weight_decay: bool = False
     default_options: Mapping[str, Any] = field(default_factory=dict)
+    default_momentum: float = 0.0
 
     @property
     def options(self) -> frozenset[str]:
@@ -150,9 +153,12 @@ def _register_import_path(path: str) -> OptimizerInfo:
         raise LrsearchError(f"optimizer {path!r}: {target.__name__}.__init__ takes no 'lr'; lrsearch sets lr "
                             "per parameter group, so the optimizer must accept it")
     doc = (inspect.getdoc(target) or "").strip().splitlines()
+    momentum = keywords.get("momentum")
     info = OptimizerInfo(
         path, target, doc[0] if doc else f"{target.__module__}.{target.__qualname__}",
         has_momentum="momentum" in keywords, has_betas="betas" in keywords,
+        # a group that does not search momentum gets the class's own default
+        default_momentum=float(momentum) if isinstance(momentum, (int, float)) and not isinstance(momentum, bool) else 0.0,
     )
     return register_optimizer(info)
 
@@ -205,6 +211,7 @@ for _info in (
         torch.optim.SGD,
         "Stochastic gradient descent, with optional (Nesterov) momentum.",
         has_momentum=True,
+        default_momentum=0.9,
     ),
     OptimizerInfo(
         "adam",

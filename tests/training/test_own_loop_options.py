@@ -11,13 +11,13 @@ import optuna
 import pytest
 import torch
 
+from examples import digits_options_loop as own_loop_options
 from lrsearch.cli import main
 from lrsearch.config import parse_spec
 from lrsearch.errors import TaskError
 from lrsearch.space import SearchSpace
 from lrsearch.training import NullRecorder, TrialContext, cached, clear_cache, run_train_function
 from tests.conftest import ROOT, digits_spec, run_cli, write_spec
-from examples import digits_options_loop as own_loop_options
 
 TRAIN = "examples.digits_options_loop:train"
 MODEL = "examples.digits_options_loop:build_model"
