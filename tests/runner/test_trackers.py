@@ -165,3 +165,21 @@ def test_trackers_that_cannot_be_reached_warn_and_trials_complete(tmp_path: Path
     assert "tracker mlflow: starting trial 0 failed" in log
     assert "tracker tensorboard: starting trial 0 failed" in log
     assert "the trial goes on without it" in log
+
+
+def test_a_trial_that_carries_user_attrs_already_gets_its_own(tmp_path: Path) -> None:
+    """Optuna's retry callback copies a failed trial's user attributes to its retry: the retry's seed and lrs
+    replace them, and the trial runs."""
+    from lrsearch.config import load_spec
+    from lrsearch.runner import open_study, run_here
+
+    spec = digits_spec("retried", budget={"trials": 1, "epochs": 1})
+    spec["groups"] = [{"name": "all", "rest": True, "lr": {"low": 0.01, "high": 0.1}}]
+    spec.pop("schedule")
+    loaded = load_spec(write_spec(tmp_path, spec))
+    handle = open_study(loaded, loaded.storage)
+    handle.study.enqueue_trial({"opt.name": "sgd", "all.lr": 0.05}, user_attrs={"seed": 99, "lr.all": 1.0, "note": "x"})
+    summary = run_here(handle, trials=1, progress=None)
+    assert summary.count("COMPLETE") == 1
+    [trial] = optuna.load_study(study_name="retried", storage=loaded.storage).trials
+    assert trial.user_attrs == {"seed": 0, "epochs": 1, "lr.all": 0.05, "note": "x"}
