@@ -13,14 +13,15 @@ from lrsearch.version import __version__
 
 _LAZY = {
     "run_study": "lrsearch.api",
+    "load_study": "lrsearch.api",
     "load_spec": "lrsearch.config",
     "TrialContext": "lrsearch.training",
 }
 
-__all__ = ["TrialContext", "__version__", "load_spec", "run_study"]
+__all__ = ["TrialContext", "__version__", "load_spec", "load_study", "run_study"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lrsearch.api import run_study
+    from lrsearch.api import load_study, run_study
     from lrsearch.config import load_spec
     from lrsearch.training import TrialContext
 

@@ -51,20 +51,34 @@ def positive_int(text: str) -> int:
     return value
 
 
+class _Mirror(argparse._StoreAction):
+    """Stores the value under the option's destination and under its old one (``args.devices`` beside
+    ``args.device``), so code and tests written against the old name keep working."""
+
+    mirror = ""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, self.mirror, values)
+
+
 @dataclass(frozen=True)
 class Option:
     flags: tuple[str, ...]
     help: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()  # old spellings: accepted, not shown
+    old_dest: str | None = None  # the attribute's old name, kept in step with the new one
 
     @property
     def dest(self) -> str:
         return self.kwargs.get("dest") or self.flags[-1].lstrip("-").replace("-", "_")
 
 
-def _opt(*flags: str, help: str, aliases: tuple[str, ...] = (), **kwargs: Any) -> Option:  # noqa: A002
-    return Option(flags=flags, help=help, kwargs=kwargs, aliases=aliases)
+def _opt(*flags: str, help: str, aliases: tuple[str, ...] = (), old_dest: str | None = None,  # noqa: A002
+         **kwargs: Any) -> Option:
+    return Option(flags=flags, help=help, kwargs=kwargs, aliases=aliases, old_dest=old_dest)
 
 
 OPTIONS: dict[str, Option] = {
@@ -78,7 +92,7 @@ OPTIONS: dict[str, Option] = {
     "quiet": _opt("-q", "--quiet", action="store_true", help="no progress or status lines on stderr"),
     "json": _opt("--json", action="store_true", help="print the result as JSON on stdout, for scripts"),
     # -- where and how trials run ------------------------------------------------------------------------------
-    "device": _opt("--device", metavar="DEVICE", aliases=("--devices",),
+    "device": _opt("--device", metavar="DEVICE", aliases=("--devices",), old_dest="devices",
                    help="auto, cpu, cuda or cuda:N (a list cuda:0,cuda:1 where a command runs one worker per "
                         "device)"),
     "workers": _opt("--workers", type=int, metavar="N", help="worker processes"),
@@ -94,6 +108,9 @@ OPTIONS: dict[str, Option] = {
                  help="when no study has budget left, look again every this long (e.g. 30s) instead of exiting"),
     "no_confirm": _opt("--no-confirm", action="store_true", help="skip the confirm: step of the spec"),
     "seed": _opt("--seed", type=int, metavar="N", help="random seed"),
+    "array": _opt("--array", type=int, metavar="N", help="number of array tasks: worker jobs"),
+    "max_running": _opt("--max-running", type=int, metavar="M", help="at most M tasks at once (sbatch --array=0-N%%M)"),
+    "dry_run": _opt("--dry-run", action="store_true", help="print what would be done; store and submit nothing"),
     # -- which trial, how to judge it ---------------------------------------------------------------------
     "trial": _opt("--trial", type=int, metavar="N", help="the trial number"),
     "by": _opt("--by", choices=["auto", "search", "confirmed"], default="auto",
@@ -107,6 +124,8 @@ OPTIONS: dict[str, Option] = {
     "model": _opt("--model", action="store_true",
                   help="also build the task's model on CPU and check that the groups cover it"),
     "python": _opt("--python", metavar="FILE", help="write the plain-PyTorch snippet (.py) here"),
+    "keras": _opt("--keras", metavar="FILE",
+                  help="write the trial's optimizer as plain Keras code here (for model.fit on any backend)"),
     "curves": _opt("--curves", metavar="FILE",
                    help="also write the per-epoch, per-group curves (long format) to this .csv or .parquet"),
     # -- dashboard and report --------------------------------------------------------------------------------
@@ -147,7 +166,7 @@ OPTIONS: dict[str, Option] = {
     "no_plot": _opt("--no-plot", action="store_true", help="skip the PNG plots"),
 }
 
-_OVERRIDABLE = {"help", "default", "required", "action", "metavar", "choices"}
+_OVERRIDABLE = {"help", "default", "required", "action", "metavar", "choices", "type"}
 TAG = "lrsearch_option"  # attribute set on every argparse action made from the table
 
 
@@ -158,6 +177,9 @@ def add(parser: argparse.ArgumentParser, key: str, **overrides: Any) -> argparse
     if unknown:
         raise TypeError(f"option {key!r}: only {sorted(_OVERRIDABLE)} may differ between commands, not {unknown}")
     kwargs = {"help": option.help, **option.kwargs, **overrides}
+    if option.old_dest and kwargs.get("action") in (None, "store"):
+        kwargs["action"] = type("_MirrorTo" + option.old_dest, (_Mirror,), {"mirror": option.old_dest})
+        parser.set_defaults(**{option.old_dest: kwargs.get("default")})
     action = parser.add_argument(*option.flags, dest=option.dest, **{k: v for k, v in kwargs.items() if k != "dest"})
     setattr(action, TAG, key)
     if option.aliases:

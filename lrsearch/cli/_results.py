@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add(p, "json", help="print the comparison as JSON on stdout")
     p.set_defaults(func=compare)
 
-    p = sub.add_parser("best", help="the best trial: summary, fixed study YAML (-o), plain-PyTorch snippet (--python)",
+    p = sub.add_parser("best", help="the best trial: summary, fixed study YAML (-o), plain-PyTorch (--python) or Keras (--keras) code",
                        description="Show the best trial (the top confirmed one when confirmation runs exist), and "
                                    "write it as a study YAML with every searched setting fixed and/or as a Python "
                                    "file in plain PyTorch.")
@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add(p, "output", metavar="best.yaml", help="write the study YAML with every searched setting fixed here")
     add(p, "python", metavar="snippet.py")
     add(p, "json", help="print the trial (number, value, params, per-group config) as JSON on stdout")
+    add(p, "keras", metavar="snippet.py")
     p.set_defaults(func=best)
 
     p = sub.add_parser("replay", help="retrain a recorded trial and compare its objective epoch by epoch",
@@ -122,11 +123,20 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def best(args: argparse.Namespace) -> int:
-    from lrsearch.results import best_snippet, best_trial, best_yaml, fmt_confirmed, fmt_value, format_ranking
+    from lrsearch.results import (
+        best_keras_snippet,
+        best_snippet,
+        best_trial,
+        best_yaml,
+        fmt_confirmed,
+        fmt_value,
+        format_ranking,
+    )
     from lrsearch.runner import describe_config
 
     quiet_optuna()
-    for option, value, suffixes in (("-o", args.output, (".yaml", ".yml")), ("--python", args.python, (".py",))):
+    for option, value, suffixes in (("-o", args.output, (".yaml", ".yml")), ("--python", args.python, (".py",)),
+                                    ("--keras", args.keras, (".py",))):
         if value and not value.endswith(suffixes):
             raise LrsearchError(f"{option} {value!r}: expected a {' or '.join(suffixes)} file")
     url, name, _ = study_source(args)
@@ -141,6 +151,9 @@ def best(args: argparse.Namespace) -> int:
     if args.python:
         Path(args.python).write_text(best_snippet(chosen, module=Path(args.python).stem))
         written.append((args.python, "plain PyTorch, no lrsearch import"))
+    if args.keras:
+        Path(args.keras).write_text(best_keras_snippet(chosen, module=Path(args.keras).stem))
+        written.append((args.keras, "plain Keras (any backend), no lrsearch import"))
     if args.json:
         trial = next(t for t in chosen.handle.study.get_trials(deepcopy=False) if t.number == chosen.number)
         print_json({

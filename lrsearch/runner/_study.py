@@ -14,7 +14,7 @@ from typing import Any
 import optuna
 import sqlalchemy as sa
 
-from lrsearch.config import StudySpec, build_pruner, build_sampler, spec_hash
+from lrsearch.config import StudySpec, build_pruner, build_sampler, import_plugins, spec_hash
 from lrsearch.errors import SpecError, StorageError
 from lrsearch.space import SearchSpace
 from lrsearch.storage import Store, check_storage, optuna_storage, redact, sqlite_path
@@ -126,6 +126,11 @@ def open_study(spec: StudySpec, url: str | None = None, *, create: bool = True, 
     if study.direction.name.lower() != spec.objective.direction:
         raise SpecError([("objective.direction", f"study {spec.name!r} exists with direction "
                           f"{study.direction.name.lower()}; a study's direction cannot change")], source)
+    if study.metric_names != [spec.objective.metric]:
+        # Stock tools (the dashboard, trials_dataframe, plots) then say val_accuracy, not "Objective 0".
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([spec.objective.metric])
     if saved is None or saved["spec"] != new_spec:
         store.save_spec(spec.name, new_spec, new_hash, source, __version__)
     return StudyHandle(spec=spec, study=study, store=store, space=space, url=url)
@@ -162,6 +167,9 @@ def load_stored_spec(url: str, study_name: str) -> StudySpec:
         known = store.study_names()
         hint = f"; studies here: {', '.join(known)}" if known else "; no lrsearch studies are stored there"
         raise StorageError(f"no lrsearch study {study_name!r} in {redact(url)}{hint}")
+    problems = import_plugins(saved["spec"].get("plugins"))
+    if problems:  # a worker on a machine without the study's plugin installed
+        raise StorageError(f"study {study_name!r} needs its plugins here: " + "; ".join(m for _, m in problems))
     spec = StudySpec.model_validate(saved["spec"])
     spec.storage = url
     return spec

@@ -89,7 +89,9 @@ def shown_commands() -> list[tuple[str, str, str]]:
             for part in parts[1:]:
                 command, _, output = part.partition("\n")
                 words = command.split()
-                if words[0] == "lrsearch" and len(words) > 1 and words[1] in CHEAP and "|" not in command:
+                files = [w for w in words if w.endswith((".yaml", ".yml"))]
+                here = all((REPO / f).is_file() for f in files)  # a page's own scratch file is not checked
+                if words[0] == "lrsearch" and len(words) > 1 and words[1] in CHEAP and "|" not in command and here:
                     found.append((page.relative_to(REPO).as_posix(), command, output))
     return found
 
