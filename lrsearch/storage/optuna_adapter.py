@@ -11,6 +11,7 @@ The Optuna versions this was tested with are pinned in ``pyproject.toml`` (``OPT
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ OPTUNA_TESTED = (">=5.0", "<5.1")
 __all__ = [
     "BaseHeartbeat", "OPTUNA_TESTED", "count_trials_by_state", "fingerprint_query", "heartbeat_backend",
     "heartbeat_enabled", "stale_trial_ids", "storage_of", "study_id", "study_id_by_name", "tell_quietly", "trial_id",
+    "write_user_attrs",
 ]
 
 
@@ -96,6 +98,16 @@ def fingerprint_query(conn: sa.Connection, study_name: str) -> tuple[Any, ...]:
         "FROM trials t JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = :name"
     )
     return tuple(conn.execute(sql, {"name": study_name}).one())
+
+
+def write_user_attrs(conn: sa.Connection, trial: int, attrs: dict[str, Any]) -> None:
+    """Set a trial's user attributes in the caller's transaction (``Trial.set_user_attr`` commits once per
+    attribute: tens of milliseconds each on SQLite). A retried or enqueued trial may carry these keys already
+    (Optuna's retry callback copies the failed trial's user attributes): this trial's values replace them."""
+    # Optuna's table, named through SQLAlchemy so that each dialect quotes ``key`` (reserved in MySQL).
+    table = sa.table("trial_user_attributes", sa.column("trial_id"), sa.column("key"), sa.column("value_json"))
+    conn.execute(table.delete().where(table.c.trial_id == trial, table.c.key.in_(list(attrs))))
+    conn.execute(table.insert(), [{"trial_id": trial, "key": k, "value_json": json.dumps(v)} for k, v in attrs.items()])
 
 
 def study_id_by_name(conn: sa.Connection, study_name: str) -> int | None:
