@@ -25,4 +25,4 @@ def digest(path: Path) -> str:
 
 def tiny_spec(name: str = "t", trials: int = 2, **overrides: Any) -> dict[str, Any]:
     """Digits, one epoch a trial, no pruning: a trial takes about a second."""
-    return digits_spec(name, budget={"trials": trials, "epochs": 1}, pruner={"name": "none"}, **overrides)
+    return digits_spec(name, **{"budget": {"trials": trials, "epochs": 1}, "pruner": {"name": "none"}, **overrides})
