@@ -169,8 +169,8 @@ def check_sqlite_writable(path: Path) -> None:
     """Refuse, before anything is attempted, to run trials in a SQLite file this process cannot write."""
     if path.exists() and not sqlite_writable(path):
         raise StorageError(
-            f"{path} is read-only here: {why_not_writable(path)}. lrsearch can read it (export, best, compare, "
-            "report, dashboard --read-only) but cannot run trials in it; copy it somewhere writable, or make it "
+            f"{path} is read-only here: {why_not_writable(path)}. lrsearch can read it (export, best, compare) "
+            "but cannot run trials in it; copy it somewhere writable, or make it "
             "writable."
         )
     if not path.exists() and path.parent.exists() and not os.access(path.parent, os.W_OK):
