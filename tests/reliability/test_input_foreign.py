@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import optuna
+import pytest
 
 from tests.conftest import run_cli, write_spec
 from tests.reliability._helpers import digest, refused, tiny_spec
@@ -56,6 +57,7 @@ def test_a_direction_that_differs_is_refused_before_anything_is_written(tmp_path
     _untouched(db, before)
 
 
+@pytest.mark.slow
 def test_trials_added_with_plain_optuna_leave_best_compare_and_summary_working(tmp_path: Path) -> None:
     path = write_spec(tmp_path, tiny_spec("mixed", trials=2))
     first = run_cli("run", str(path), "--quiet", cwd=tmp_path, check=True)

@@ -25,6 +25,7 @@ def mysql_url() -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow
 def test_two_workers_finish_exactly_the_budget(tmp_path: Path, mysql_url: str) -> None:
     path = write_spec(tmp_path, tiny_spec("shared", trials=6))
     proc = run_cli("run", str(path), "--storage", mysql_url, "--workers", "2", "--quiet", cwd=tmp_path, timeout=900)

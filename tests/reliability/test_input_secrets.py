@@ -38,6 +38,7 @@ def test_an_unparsable_url_hides_its_query_password() -> None:
     assert SECRET not in redact(f"postgresql+psycopg://al ice@db:notaport/x?password={SECRET}")
 
 
+@pytest.mark.slow
 def test_run_summary_stored_spec_and_dashboard_banner_hide_it(tmp_path: Path, postgres_url: str) -> None:
     url = _with_query_password(postgres_url)
     path = write_spec(tmp_path, tiny_spec("secret", trials=1))

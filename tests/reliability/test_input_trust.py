@@ -38,6 +38,7 @@ def test_prefixes_match_whole_module_names(monkeypatch: pytest.MonkeyPatch, modu
             check_allowed(module, "test")
 
 
+@pytest.mark.slow
 def test_a_worker_refuses_a_study_outside_its_allow_list(tmp_path: Path) -> None:
     (tmp_path / "usertask.py").write_text(MODULE)
     spec = tiny_spec("trusted", trials=1, task={"entrypoint": "usertask:build", "device": "cpu", "threads": 1})
