@@ -39,6 +39,7 @@ class TaskEntry:
 
 
 _BUILTINS: dict[str, TaskEntry] = {}
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # lrsearch's own frames
 _LOADED: dict[tuple[str, str, str], Task] = {}
 
 
@@ -220,7 +221,7 @@ def _describe(exc: BaseException) -> str:
     else:
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     frames = traceback.extract_tb(exc.__traceback__)
-    own = [f for f in frames if "importlib" not in f.filename and os.sep + "lrsearch" + os.sep not in f.filename]
+    own = [f for f in frames if not f.filename.startswith((_PACKAGE_DIR, "<frozen importlib"))]
     if own:
         text += f" (at {own[-1].filename}:{own[-1].lineno})"
     return text
