@@ -10,7 +10,7 @@ from typing import Any, TextIO
 import optuna
 
 from lrsearch.config import StudySpec, load_spec
-from lrsearch.errors import GroupError, SpecError, TaskError
+from lrsearch.errors import GroupError, SpecError
 from lrsearch.space import SearchSpace, TrialConfig
 
 
@@ -45,17 +45,14 @@ def preflight(spec: StudySpec, source: str | None = None) -> Any:
         raise SpecError([("optimizers", "several optimizers need your own training loop: set task.train to "
                           "'package.module:function' (see the own-loop guide)")], source)
     from lrsearch.groups import build_param_groups
-    from lrsearch.tasks import load_task
+    from lrsearch.tasks import call_user_code, load_task
 
     task = load_task(spec.task.builtin, spec.task.entrypoint, spec.task.options)
     names = list(getattr(task, "metric_names", []) or [])
     if names and spec.objective.metric not in names:
         raise SpecError([("objective.metric", f"task {task.name!r} records {', '.join(names)}; "
                           f"got {spec.objective.metric!r}")], source)
-    try:
-        model = task.build_model()
-    except Exception as exc:
-        raise TaskError(f"task {task.name!r}: building the model failed: {type(exc).__name__}: {exc}") from None
+    model = call_user_code(f"task {task.name!r}: building the model", task.build_model)
     config = example_config(spec)
     for opt in config.optimizers:
         try:

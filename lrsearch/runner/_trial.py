@@ -181,6 +181,9 @@ def run_trial(handle: StudyHandle, trial: optuna.Trial, *, device: str | None = 
         raise
     except LrsearchError as exc:
         return _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, "exception", recorder.epochs), str(exc))
+    except SystemExit as exc:  # user code calling sys.exit() fails its trial; it must not end the run as "done"
+        return _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, "exception", recorder.epochs),
+                    f"the trial's code called sys.exit({'' if exc.code is None else repr(exc.code)})")
     except Exception as exc:  # a failing trial must not stop the study
         reason, message = classify(exc)
         return _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, reason, recorder.epochs), message)

@@ -175,6 +175,14 @@ class Store:
                     .values(**values)
                 )
 
+    def trial_numbers(self, study_name: str) -> set[int]:
+        """The numbers of the study's trials lrsearch ran (those with a record here)."""
+        if not self.has_schema():
+            return set()
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.trials.c.trial_number).where(t.trials.c.study_name == study_name))
+            return {int(r[0]) for r in rows}
+
     def trial_info(self, study_name: str, number: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(
