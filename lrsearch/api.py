@@ -10,7 +10,7 @@ from typing import Any, TextIO
 import optuna
 
 from lrsearch.config import StudySpec, load_spec
-from lrsearch.errors import GroupError, SpecError
+from lrsearch.errors import GroupError, SpecError, TaskError
 from lrsearch.space import SearchSpace, TrialConfig
 
 
@@ -34,7 +34,7 @@ def preflight(spec: StudySpec, source: str | None = None) -> Any:
     then built inside the user's function, and its groups are checked when the first trial runs).
     """
     if spec.task.train:
-        from lrsearch.tasks import load_entrypoint
+        from lrsearch.tasks import call_user_code, load_entrypoint
         from lrsearch.training import option_kwargs
 
         option_kwargs(load_entrypoint(spec.task.train), spec.task.options, "task.train")
@@ -70,16 +70,14 @@ def build_own_model(spec: StudySpec) -> Any:
     """
     from torch import nn
 
-    from lrsearch.tasks import load_entrypoint
+    from lrsearch.tasks import call_user_code, load_entrypoint
     from lrsearch.training import option_kwargs
 
     assert spec.task.model is not None
     builder = load_entrypoint(spec.task.model, "task.model")
     accepted = _accepted_options(builder, spec.task.options)
-    try:
-        model = builder(**option_kwargs(builder, accepted, "task.model", skip=0))
-    except Exception as exc:
-        raise TaskError(f"task.model {spec.task.model}: building the model failed: {type(exc).__name__}: {exc}") from None
+    kwargs = option_kwargs(builder, accepted, "task.model", skip=0)
+    model = call_user_code(f"task.model {spec.task.model}: building the model", lambda: builder(**kwargs))
     keys = [key for key, _ in spec.blocks()]
     if isinstance(model, nn.Module):
         return {key: model for key in keys}
