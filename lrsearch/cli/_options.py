@@ -106,6 +106,11 @@ OPTIONS: dict[str, Option] = {
                          "else in the working directory) [$LRSEARCH_LOG_DIR]"),
     "poll": _opt("--poll", action=Duration, metavar="DURATION",
                  help="when no study has budget left, look again every this long (e.g. 30s) instead of exiting"),
+    "allow_module": _opt("--allow-module", action="append", metavar="PREFIX",
+                         help="import user code (task.entrypoint, task.train) only from modules under PREFIX (repeat "
+                              "for several); a study naming another module is refused before anything runs. Whoever "
+                              "can write the database chooses the code workers run: see the trust boundary in the "
+                              "docs [$LRSEARCH_ALLOWED_MODULES, comma-separated]"),
     "no_confirm": _opt("--no-confirm", action="store_true", help="skip the confirm: step of the spec"),
     "seed": _opt("--seed", type=int, metavar="N", help="random seed"),
     "array": _opt("--array", type=int, metavar="N", help="number of array tasks: worker jobs"),

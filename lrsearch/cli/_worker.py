@@ -2,7 +2,7 @@
 
 Every option can come from the environment (for containers): ``LRSEARCH_STORAGE``, ``LRSEARCH_STUDY``
 (comma-separated), ``LRSEARCH_WORKERS``, ``LRSEARCH_DEVICES``, ``LRSEARCH_TRIALS_PER_DEVICE``, ``LRSEARCH_LOG_DIR``,
-``LRSEARCH_POLL``. A flag wins over its variable. Passing the storage URL by variable keeps its password out of
+``LRSEARCH_POLL``, ``LRSEARCH_ALLOWED_MODULES``. A flag wins over its variable. Passing the storage URL by variable keeps its password out of
 the process list.
 """
 
@@ -25,6 +25,7 @@ ENV = {
     "trials_per_device": "LRSEARCH_TRIALS_PER_DEVICE",
     "log_dir": "LRSEARCH_LOG_DIR",
     "poll": "LRSEARCH_POLL",
+    "allow_module": "LRSEARCH_ALLOWED_MODULES",
 }
 
 
@@ -46,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add(p, "timeout", help="stop starting trials after this long, e.g. 600, 30m, 1h30m")
     add(p, "poll", help="when no study has budget left, look again every this long (e.g. 30s) instead of exiting: "
                         "a long-running service [$LRSEARCH_POLL]")
+    add(p, "allow_module")
     add(p, "quiet", help="no line per trial")
     p.set_defaults(func=worker)
 
@@ -67,6 +69,8 @@ def worker(args: argparse.Namespace) -> int:
     log_dir = args.log_dir or os.environ.get(ENV["log_dir"], "").strip() or None
     timeout = _duration(args.timeout, "--timeout", None)
     poll = _duration(args.poll, "--poll", ENV["poll"])
+    if args.allow_module:
+        os.environ[ENV["allow_module"]] = ",".join(args.allow_module)  # the worker processes inherit it
     if log_dir:
         os.environ[ENV["log_dir"]] = str(Path(log_dir).expanduser().resolve())  # the workers inherit it
     summaries = serve(url, studies=studies, workers=workers, devices=devices, trials_per_device=per_device,
