@@ -200,6 +200,21 @@ def test_a_trainer_that_trains_otherwise_than_the_trial_is_refused(tmp_path: Pat
         hf_train(ctx, tmp_path, **overrides)
 
 
+def test_a_schedule_built_for_other_steps_is_refused_before_any_step(tmp_path: Path) -> None:
+    ctx = TrialContext(config=trial(), objective="val_accuracy", batch_size=BATCH)
+    model = BertForSequenceClassification(BERT)
+    args = trainer_args(ctx, output_dir=str(tmp_path))
+    train_ds = Dicts(data(TRAIN, 0))
+    optimizers = trial_optimizers(ctx, model, args, train_ds, steps=4)  # the Trainer makes 5 an epoch
+    log = LrLog(optimizers[0])
+    trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=Dicts(data(VAL, 1)),
+                      optimizers=optimizers, callbacks=[LrsearchCallback(ctx)])
+    with pytest.raises(TaskError, match=r"optimizer 'main' was built for 12 steps \(4 an epoch\), the Trainer "
+                                        r"makes 15: build it with trial_optimizers"):
+        trainer.train()
+    assert log.steps == []
+
+
 def test_evaluation_other_than_once_an_epoch_is_refused(tmp_path: Path) -> None:
     ctx = TrialContext(config=trial(), objective="val_accuracy", batch_size=BATCH)
     with pytest.raises(TaskError, match="eval_strategy is 'steps': lrsearch reports once an epoch"):
