@@ -64,8 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def export(args: argparse.Namespace) -> int:
-    from lrsearch.results import curves_frame, trials_frame, write_frame
-    from lrsearch.results._dtypes import frame_format
+    from lrsearch.results import curves_frame, frame_format, trials_frame, write_frame
 
     quiet_optuna()
     frame_format(args.output, "-o")
@@ -110,8 +109,7 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def best(args: argparse.Namespace) -> int:
-    from lrsearch.results import best_snippet, best_trial, best_yaml, format_ranking
-    from lrsearch.results._compare import fmt_confirmed, fmt_value
+    from lrsearch.results import best_snippet, best_trial, best_yaml, fmt_confirmed, fmt_value, format_ranking
     from lrsearch.runner import describe_config
 
     quiet_optuna()
@@ -145,8 +143,7 @@ def best(args: argparse.Namespace) -> int:
 
 
 def replay(args: argparse.Namespace) -> int:
-    from lrsearch.results import format_replay, replay_trial
-    from lrsearch.results._replay import DEFAULT_TOLERANCE
+    from lrsearch.results import DEFAULT_TOLERANCE, format_replay, replay_trial
 
     quiet_optuna()
     url, name, _ = study_source(args)

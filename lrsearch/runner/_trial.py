@@ -18,6 +18,7 @@ from lrsearch.errors import LrsearchError
 from lrsearch.runner._study import StudyHandle
 from lrsearch.space import TrialConfig
 from lrsearch.storage import EpochRow
+from lrsearch.storage.optuna_adapter import tell_quietly
 from lrsearch.training import TrialContext, TrialFailed, managed_train, resolve_device
 
 FAIL_REASONS = ("oom", "nan", "exception", "timeout", "killed", "interrupted")
@@ -184,7 +185,7 @@ def _end(handle: StudyHandle, trial: optuna.Trial, recorder: StorageRecorder, ou
     try:
         if outcome.state == "FAIL":
             trial.set_user_attr("fail_reason", outcome.reason)
-        tell(handle.study, trial, state, outcome.value if outcome.state == "COMPLETE" else None)
+        tell_quietly(handle.study, trial, state, outcome.value if outcome.state == "COMPLETE" else None)
     except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
         # Another process failed it first: its heartbeat had been silent past the grace period.
         print(f"lrsearch: trial {trial.number} was failed meanwhile by another process (its heartbeat was lost); "
@@ -193,12 +194,3 @@ def _end(handle: StudyHandle, trial: optuna.Trial, recorder: StorageRecorder, ou
     recorder.finish(outcome.reason, message[-20000:] if outcome.state == "FAIL" else None)
     return outcome
 
-
-def tell(study: optuna.Study, trial: optuna.Trial, state: optuna.trial.TrialState, value: float | None = None) -> None:
-    """``study.tell`` without reading the finished trial back (``tell`` returns a copy nobody here uses)."""
-    try:
-        from optuna.study._tell import _tell_with_warning
-    except ImportError:  # pragma: no cover - a future Optuna without it
-        study.tell(trial, value, state=state)
-        return
-    _tell_with_warning(study=study, trial=trial, value_or_values=value, state=state, suppress_warning=True)

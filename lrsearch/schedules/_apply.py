@@ -19,7 +19,7 @@ from lrsearch.schedules._base import ScheduleError
 from lrsearch.schedules._values import CompiledSchedule
 
 if TYPE_CHECKING:
-    from lrsearch.space._trial_config import ScheduleConfig
+    from lrsearch.trial_config import ScheduleConfig
 
 
 class _Group:

@@ -13,8 +13,8 @@ import optuna
 import torch
 from torch import nn
 
-from lrsearch.space import GroupConfig, OptimizerConfig, TrialConfig
-from lrsearch.training._interrupt import raise_if_stopped
+from lrsearch.interrupt import raise_if_stopped
+from lrsearch.trial_config import GroupConfig, OptimizerConfig, TrialConfig
 
 
 class TrialFailed(Exception):
@@ -242,7 +242,7 @@ class TrialContext:
         return max((b.steps for b in self._bound), default=0)
 
     def check_deadline(self) -> None:
-        """Stop the trial if it ran past its timeout, or if a Ctrl-C or a stop signal was lost (see _interrupt)."""
+        """Stop the trial if it ran past its timeout, or if a Ctrl-C or a stop signal was lost (see lrsearch.interrupt)."""
         raise_if_stopped()
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise TrialFailed("timeout", "the trial ran past budget.trial_timeout")
