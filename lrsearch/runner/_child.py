@@ -41,8 +41,11 @@ class _Stop:
         self.in_trial = False
 
     def __call__(self, signum: int, frame: Any) -> None:
+        # Only the first SIGTERM interrupts: SLURM signals every process of a job and the supervisor then signals
+        # its workers again; a second KeyboardInterrupt would cut short the recording of the first.
+        first = not self.requested
         self.requested = True
-        if self.in_trial:
+        if self.in_trial and first:
             from lrsearch.interrupt import request_stop
 
             request_stop()  # raised again at the next step if this KeyboardInterrupt is dropped (see lrsearch.interrupt)
