@@ -121,6 +121,7 @@ class TrialContext:
     _steps: int | None = None  # set by count_step; otherwise the optimizers' own step counts are used
     _last_epoch: int = 0
     _last_metrics: dict[str, float] = field(default_factory=dict)
+    _pruned: optuna.TrialPruned | None = None
 
     @property
     def epochs(self) -> int:
@@ -151,6 +152,22 @@ class TrialContext:
     def last_metrics(self) -> dict[str, float]:
         """The metrics of the last ``report`` (empty before the first)."""
         return dict(self._last_metrics)
+
+    @property
+    def pruned(self) -> bool:
+        """True once a ``report`` was told to prune: the trial ends pruned even if the function returns."""
+        return self._pruned is not None
+
+    def raise_if_pruned(self) -> None:
+        """Raise ``optuna.TrialPruned`` again if a ``report`` was told to prune (for callbacks that stop a
+        framework's loop first and end the trial once the framework has finished)."""
+        if self._pruned is not None:
+            raise optuna.TrialPruned(*self._pruned.args)
+
+    @property
+    def schedulers(self) -> dict[str, Any]:
+        """The schedulers built by :meth:`scheduler` so far, by optimizer name (``"main"`` for one optimizer)."""
+        return {b.key: b.scheduler for b in self._bound if b.scheduler is not None}
 
     # -- builders -------------------------------------------------------------------------------------------
 
@@ -306,7 +323,8 @@ class TrialContext:
             raise TrialFailed("nan", f"objective {self.objective} is {value} at epoch {epoch}")
         self.check_deadline()
         if self.recorder.should_prune(epoch, value):
-            raise optuna.TrialPruned(f"pruned at epoch {epoch} ({self.objective}={value:.4g})")
+            self._pruned = optuna.TrialPruned(f"pruned at epoch {epoch} ({self.objective}={value:.4g})")
+            raise self._pruned
 
     # -- helpers --------------------------------------------------------------------------------------------
 

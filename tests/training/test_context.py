@@ -145,6 +145,33 @@ def test_report_raises_the_prune_signal_after_recording() -> None:
     assert len(recorder.epochs) == 1
 
 
+def test_a_caught_prune_signal_still_ends_the_trial_pruned() -> None:
+    """A framework callback stops its loop on the signal and the function returns: the trial is pruned anyway."""
+    ctx = TrialContext(config=single(), objective="acc", recorder=PruneAlways())
+
+    def train(ctx: TrialContext) -> dict[str, float]:
+        ctx.optimizer(TwoLayers())
+        try:
+            ctx.report(1, {"acc": 0.3})
+        except optuna.TrialPruned:
+            pass
+        return {"acc": 0.9}
+
+    assert not ctx.pruned
+    with pytest.raises(optuna.TrialPruned, match="pruned at epoch 1"):
+        run_train_function(ctx, train)
+    assert ctx.pruned
+
+
+def test_schedulers_lists_the_built_schedulers_by_optimizer() -> None:
+    ctx = TrialContext(config=gan(), objective="fid")
+    opt_g = ctx.optimizer("generator", TwoLayers())
+    ctx.optimizer("discriminator", TwoLayers())
+    assert ctx.schedulers == {}
+    sched = ctx.scheduler(opt_g, steps_per_epoch=4)
+    assert ctx.schedulers == {"generator": sched}
+
+
 def test_non_finite_objective_fails_the_trial_as_nan() -> None:
     ctx = TrialContext(config=single(), objective="acc")
     ctx.optimizer(TwoLayers())
