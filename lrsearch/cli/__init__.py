@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Sequence
 
 from lrsearch import __version__
-from lrsearch.errors import LrsearchError
+from lrsearch.errors import DatabaseUnavailable, LrsearchError
 
 # Order here is the order of ``lrsearch --help``.
 COMMANDS = [
@@ -59,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except DatabaseUnavailable as exc:  # not the user's input: the database went away during the command
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except LrsearchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -13,12 +13,15 @@ from typing import Any, TextIO
 import optuna
 import sqlalchemy as sa
 
+from lrsearch.errors import DiskFull
 from lrsearch.runner._heartbeat import Heartbeat, stale_trial_ids
 from lrsearch.runner._logs import trial_log_path, trial_output
-from lrsearch.runner._lost import fail_lost_trial
+from lrsearch.runner._lost import fail_lost_trial, settle_cut_short
+from lrsearch.runner._repeats import RepeatedFailure
 from lrsearch.runner._study import StudyHandle, default_log_dir
 from lrsearch.runner._trial import Outcome, run_trial
-from lrsearch.training._interrupt import raise_if_stopped, sticky_ctrl_c
+from lrsearch.storage import DatabaseUnavailable, is_disk_full, is_outage, release_reserve, retrying
+from lrsearch.training._interrupt import interrupts_held, raise_if_stopped, sticky_ctrl_c
 
 _WAIT_S = 2.0
 
@@ -28,8 +31,9 @@ class RunSummary:
     study: str
     storage: str
     outcomes: list[Outcome] = field(default_factory=list)
-    stopped_by: str = "budget"
+    stopped_by: str = "budget"  # budget | timeout | failures | repeated error | database | interrupted
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # why it stopped, trials left behind: shown in the summary
 
     def count(self, state: str) -> int:
         return sum(1 for o in self.outcomes if o.state == state)
@@ -37,6 +41,10 @@ class RunSummary:
 
 def reap_stale(handle: StudyHandle) -> list[int]:
     """Fail trials whose worker stopped sending heartbeats (reason ``killed``) and queue their configs again."""
+    return retrying(lambda: _reap_stale(handle), what="looking for trials of dead workers", url=handle.url)
+
+
+def _reap_stale(handle: StudyHandle) -> list[int]:
     reaped = []
     for trial_id in stale_trial_ids(handle.study):
         number = fail_lost_trial(handle.url, handle.name, trial_id, reason="killed",
@@ -53,7 +61,12 @@ def mark_killed(handle: StudyHandle, numbers: list[int], message: str) -> None:
 
 
 def next_trial(handle: StudyHandle, total: int | None) -> optuna.Trial | None | str:
-    """A new trial if the budget allows; ``"wait"`` while others are running the last trials; None when done."""
+    """A new trial if the budget allows; ``"wait"`` while others are running the last trials; None when done.
+    Waits out a database outage (up to ``LRSEARCH_DB_OUTAGE_LIMIT``)."""
+    return retrying(lambda: _next_trial(handle, total), what="asking for a trial", url=handle.url)
+
+
+def _next_trial(handle: StudyHandle, total: int | None) -> optuna.Trial | None | str:
     with warnings.catch_warnings():
         # Optuna warns that its heartbeat is meant for optimize(); lrsearch runs the heartbeat itself.
         warnings.filterwarnings("ignore", message="Heartbeat of storage")
@@ -87,6 +100,25 @@ class Progress:
     def update(self, outcome: Outcome | None = None, force: bool = False) -> None:
         if self.stream is None:
             return
+        if outcome is not None and outcome.state == "FAIL" and (outcome.error or outcome.log_path):
+            self.say(describe_failure(self.handle.name, outcome))
+        try:
+            self._update(outcome, force)
+        except Exception as exc:  # the line is cosmetic: a database outage must not stop the run over it
+            if not is_outage(exc):
+                raise
+
+    def say(self, text: str) -> None:
+        """A line of its own, above the live line on a terminal."""
+        if self.stream is None:
+            return
+        self.stream.write(("\r\033[K" if self.tty else "") + text + "\n")
+        if self.tty and self.last_text:
+            self.stream.write(self.last_text)
+        self.stream.flush()
+
+    def _update(self, outcome: Outcome | None = None, force: bool = False) -> None:
+        assert self.stream is not None
         failed = outcome is not None and outcome.state == "FAIL"
         since = time.monotonic() - self.last_line
         if not (force or failed or since >= (0.5 if self.tty else 5.0)):
@@ -109,6 +141,7 @@ class Progress:
             line += f"  (trial {outcome.number} failed: {outcome.reason})"
         self.last_line = time.monotonic()
         if self.tty:
+            self.last_text = line
             self.stream.write("\r\033[K" + line)
             self.stream.flush()
         elif line != self.last_text:
@@ -120,6 +153,16 @@ class Progress:
         if self.stream is not None and self.tty:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def describe_failure(study: str, outcome: Outcome) -> str:
+    """``[study] trial 3 failed (exception): RuntimeError: ... (log: lrsearch-logs/study/trial-3.log)``"""
+    text = f"[{study}] trial {outcome.number} failed ({outcome.reason})"
+    if outcome.error:
+        text += f": {outcome.error}"
+    if outcome.log_path:
+        text += f" (log: {outcome.log_path})"
+    return text
 
 
 def _fmt_s(seconds: float) -> str:
@@ -148,6 +191,9 @@ def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float |
     bar = Progress(handle, total, timeout, progress)
     bar.update(force=True)
     max_failures = max(10, total or 10)
+    repeated = RepeatedFailure()
+    current: optuna.Trial | None = None  # asked for and not yet finished: failed and queued if cut short
+    log_path: Path | None = None
     try:
         with sticky_ctrl_c():
             while True:
@@ -158,7 +204,10 @@ def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float |
                 if summary.count("FAIL") >= max_failures:
                     summary.stopped_by = "failures"
                     break
-                trial = next_trial(handle, total)
+                with interrupts_held():  # a trial marked RUNNING is known here before a stop can act
+                    trial = next_trial(handle, total)
+                    current = trial if isinstance(trial, optuna.Trial) else None
+                raise_if_stopped()
                 if trial is None:
                     break
                 if trial == "wait":
@@ -169,17 +218,58 @@ def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float |
                 log_path = trial_log_path(log_dir, handle.name, trial.number)
                 with Heartbeat(trial._trial_id, handle.study._storage), trial_output(log_path):
                     outcome = run_trial(handle, trial, device=device, log_path=str(log_path))
+                current = None
                 summary.outcomes.append(outcome)
                 if on_outcome is not None:
                     on_outcome(outcome)
                 bar.update(outcome)
+                if repeated.add(outcome):
+                    summary.stopped_by = "repeated error"
+                    summary.notes.append(repeated.describe())
+                    break
     except KeyboardInterrupt:
         summary.stopped_by = "interrupted"
+        if current is not None:
+            _cut_short(handle, current, summary, "interrupted", "stopped by Ctrl-C or SIGTERM", log_path, limit=30)
+    except DatabaseUnavailable as exc:
+        summary.stopped_by = "database"
+        summary.notes.append(f"stopped: {exc}")
+        if current is not None:
+            _cut_short(handle, current, summary, "database", str(exc), log_path, limit=0)
+    except (DiskFull, OSError) as exc:
+        if not (isinstance(exc, DiskFull) or is_disk_full(exc)):
+            raise
+        summary.stopped_by = "disk full"
+        summary.notes.append(f"stopped: {exc}" if isinstance(exc, DiskFull) else f"stopped: the disk is full: {exc}")
+        release_reserve(handle.url)  # the room to record the stop
+        if current is not None:
+            _cut_short(handle, current, summary, "disk_full", str(exc), log_path, limit=0)
     finally:
+        for note in summary.notes:
+            bar.say(note)
         bar.update(force=True)
         bar.close()
         summary.seconds = time.monotonic() - started
     return summary
+
+
+def _cut_short(handle: StudyHandle, trial: optuna.Trial, summary: RunSummary, reason: str, message: str,
+               log_path: Path | None, *, limit: float) -> None:
+    """Fail the trial a stop or an outage cut short and queue its config (or say why it stays RUNNING)."""
+    try:
+        _, why = settle_cut_short(handle.url, handle.name, trial._trial_id, reason=reason, message=message,
+                                       log_path=str(log_path) if log_path else None, limit=limit)
+    except DiskFull as exc:
+        why = str(exc)
+    if why is None and not any(o.number == trial.number for o in summary.outcomes):
+        summary.outcomes.append(Outcome(trial.number, "FAIL", None, reason))  # failed here, or by run_trial
+    if why is not None:
+        summary.notes.append(left_running(trial.number, why))
+
+
+def left_running(number: int, why: str) -> str:
+    return (f"trial {number} is left RUNNING in the database ({why}); once the database is back, the next "
+            "`lrsearch run` or `lrsearch worker` fails it (its heartbeat stopped) and runs its config again")
 
 
 def finished_trial_numbers(handle: StudyHandle) -> list[int]:

@@ -14,11 +14,11 @@ from typing import TextIO
 
 from lrsearch.errors import LrsearchError
 from lrsearch.runner._devices import WorkerSlot, machine_devices, plan_workers
-from lrsearch.runner._run import Progress, RunSummary, reap_stale
+from lrsearch.runner._run import Progress, RunSummary, describe_failure, reap_stale
 from lrsearch.runner._study import StudyHandle, default_log_dir, load_stored_spec, open_stored_study
 from lrsearch.runner._supervisor import Supervisor
 from lrsearch.runner._trial import Outcome
-from lrsearch.storage import Store, check_storage, redact
+from lrsearch.storage import Store, check_storage, redact, retrying
 
 __all__ = ["plan", "run_workers", "serve"]
 
@@ -64,7 +64,7 @@ def run_workers(handle: StudyHandle, *, workers: int = 1, devices: str | None = 
         bar.update(force=True)
         bar.close()
     return RunSummary(study=handle.name, storage=handle.url, outcomes=[o for _, o in outcomes],
-                      stopped_by=supervisor.stopped_by, seconds=time.monotonic() - started)
+                      stopped_by=supervisor.stopped_by, seconds=time.monotonic() - started, notes=supervisor.notes)
 
 
 def serve(url: str, *, studies: list[str] | None = None, workers: int = 1, devices: str | None = None,
@@ -102,7 +102,8 @@ def serve(url: str, *, studies: list[str] | None = None, workers: int = 1, devic
 
     def trial_timeout(study: str) -> float | None:
         if study not in timeouts:
-            timeouts[study] = load_stored_spec(url, study).budget.trial_timeout
+            timeouts[study] = retrying(lambda: load_stored_spec(url, study), what=f"reading study {study!r}",
+                                       url=url, say=say).budget.trial_timeout
         return timeouts[study]
 
     started = time.monotonic()
@@ -114,7 +115,8 @@ def serve(url: str, *, studies: list[str] | None = None, workers: int = 1, devic
     outcomes = supervisor.run()
     summaries: dict[str, RunSummary] = {}
     for study, outcome in outcomes:
-        summaries.setdefault(study, RunSummary(study=study, storage=url, stopped_by=supervisor.stopped_by))
+        summaries.setdefault(study, RunSummary(study=study, storage=url, stopped_by=supervisor.stopped_by,
+                                               notes=supervisor.notes))
         summaries[study].outcomes.append(outcome)
     for summary in summaries.values():
         summary.seconds = time.monotonic() - started
@@ -131,7 +133,7 @@ def _has_budget(handle: StudyHandle) -> bool:
 
 def describe_outcome(study: str, outcome: Outcome) -> str:
     if outcome.state == "FAIL":
-        return f"[{study}] trial {outcome.number} failed ({outcome.reason})"
+        return describe_failure(study, outcome)
     value = "" if outcome.value is None else f", objective {outcome.value:.4g}"
     return f"[{study}] trial {outcome.number} {outcome.state.lower()} after {outcome.epochs} epoch(s){value}"
 

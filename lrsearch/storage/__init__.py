@@ -10,10 +10,13 @@ from lrsearch.storage._engine import (
     optuna_storage,
     redact_text,
 )
+from lrsearch.storage._outage import DatabaseUnavailable, is_disk_full, is_outage, outage_limit, retrying
+from lrsearch.storage._reserve import keep_reserve, release_reserve
 from lrsearch.storage._store import EpochRow, Store
 from lrsearch.storage._urls import check_sqlite_file, parse_url, redact, sqlite_path
 
 __all__ = [
-    "MAX_RETRIES", "EpochRow", "Store", "check_sqlite_file", "check_storage", "engine_kwargs", "heartbeat_settings",
-    "lrsearch_engine", "optuna_storage", "parse_url", "redact", "redact_text", "sqlite_path", "tables",
+    "MAX_RETRIES", "DatabaseUnavailable", "EpochRow", "Store", "check_sqlite_file", "check_storage", "engine_kwargs",
+    "heartbeat_settings", "is_disk_full", "is_outage", "keep_reserve", "release_reserve", "lrsearch_engine", "optuna_storage", "outage_limit", "parse_url", "redact",
+    "redact_text", "retrying", "sqlite_path", "tables",
 ]
