@@ -62,7 +62,7 @@ def _a_trial_runs(db: Path, timeout: float = 180) -> None:
 
 @pytest.mark.parametrize("workers", ["1", "2"], ids=["in-process", "two-workers"])
 def test_a_full_disk_stops_the_run_cleanly(small_disk: Path, workers: str) -> None:
-    path = write_spec(small_disk, digits_spec("full", budget={"trials": 3, "epochs": 60}, pruner={"name": "none"}))
+    path = write_spec(small_disk, digits_spec("full", budget={"trials": 3, "epochs": 40}, pruner={"name": "none"}))
     db = small_disk / "lrsearch.db"
     proc = subprocess.Popen([sys.executable, "-m", "lrsearch", "run", str(path), "--workers", workers],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=small_disk,
@@ -84,7 +84,7 @@ def test_a_full_disk_stops_the_run_cleanly(small_disk: Path, workers: str) -> No
     cut = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
     assert cut and all(t.user_attrs["fail_reason"] == "disk_full" for t in cut)
     queued = [t for t in study.trials if t.state == optuna.trial.TrialState.WAITING]
-    assert sorted(t.params for t in queued, key=str) == sorted((t.params for t in cut), key=str)
+    assert sorted((t.system_attrs["fixed_params"] for t in queued), key=str) == sorted((t.params for t in cut), key=str)
 
     resumed = run_cli("run", str(path), "--trials", "1", "--quiet", cwd=small_disk, timeout=300)
     assert resumed.returncode == 0, resumed.stderr

@@ -60,7 +60,9 @@ def _check_stopped_cleanly(db: Path, name: str) -> optuna.Study:
     assert cut and all(t.user_attrs["fail_reason"] == "interrupted" for t in cut)
     queued = [t for t in study.trials if t.state == WAITING]
     assert sorted(t.user_attrs["retry_of"] for t in queued) == sorted(t.number for t in cut)
-    assert [t.params for t in queued] == [study.trials[t.user_attrs["retry_of"]].params for t in queued]
+    # a queued trial holds the config it will run as its fixed params
+    assert [t.system_attrs["fixed_params"] for t in queued] == [study.trials[t.user_attrs["retry_of"]].params
+                                                                for t in queued]
     return study
 
 
