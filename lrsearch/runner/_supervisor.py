@@ -103,6 +103,7 @@ class Supervisor:
         self._crashes = {slot.index: 0 for slot in self.slots}
         self._failed_in_a_row = 0
         self._repeated = RepeatedFailure()
+        self._deferred: list[tuple[_Child, int | None]] = []
         started = time.monotonic()
         previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
         with sticky_ctrl_c():
@@ -126,6 +127,7 @@ class Supervisor:
             finally:
                 if previous is not None:
                     signal.signal(signal.SIGTERM, previous)
+        self._settle_deferred()
         if self.errors and not self.outcomes:
             raise LrsearchError(self.errors[0])
         return self.outcomes
@@ -185,13 +187,25 @@ class Supervisor:
             self._disk_full(f"stopped: worker {child.slot.index}: {message[2]}")
 
     def _disk_full(self, note: str) -> None:
-        """No room left: give the reserve's room to the database, record the stopped trials, stop every worker."""
-        release_reserve(self.url)
+        """No room left: stop every worker now (a trial that trains on would take the room the reserve frees);
+        their trials are failed and queued once all have exited (:meth:`_settle_deferred`)."""
         if self.stopped_by != "disk full":
             self.stopped_by = "disk full"
             self.notes.append(note)
             self.on_note(note)
         self._stop.set()
+        for other in self._children:
+            with suppress(ProcessLookupError):
+                os.kill(other.process.pid or 0, signal.SIGTERM)
+
+    def _settle_deferred(self) -> None:
+        """After a full disk: with every worker gone, free the reserve and record the trials they were running."""
+        if not self._deferred:
+            return
+        release_reserve(self.url)
+        deferred, self._deferred = self._deferred, []
+        for child, code in deferred:
+            self._lost(child, code)
 
     def _unavailable(self, note: str) -> None:
         """The database is gone for longer than the limit: stop every worker (they would wait in vain)."""
@@ -224,7 +238,10 @@ class Supervisor:
         self._children.remove(child)
         code = child.process.exitcode
         if child.running is not None:
-            self._lost(child, code)
+            if self.stopped_by == "disk full":
+                self._deferred.append((child, code))  # recorded once every worker is gone
+            else:
+                self._lost(child, code)
         if child.exit_reason in ("done", "stopped", "interrupted", "error", "unavailable", "disk full") \
                 or self._stop.is_set():
             return

@@ -18,7 +18,7 @@ def _together(*commands: list[str], cwd: Path) -> list[subprocess.CompletedProce
     procs = [subprocess.Popen([sys.executable, "-m", "lrsearch", *c], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, cwd=cwd, env=env) for c in commands]
     done = []
-    for proc, command in zip(procs, commands):
+    for proc, command in zip(procs, commands, strict=True):
         out, err = proc.communicate(timeout=400)
         done.append(subprocess.CompletedProcess(command, proc.returncode, out, err))
     return done
