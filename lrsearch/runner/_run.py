@@ -246,11 +246,14 @@ def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float |
             _cut_short(handle, current, summary, "disk_full", str(exc), log_path, limit=0)
     finally:
         for note in summary.notes:
-            bar.say(note)
+            bar.say(f"[{handle.name}] {note}")
         bar.update(force=True)
         bar.close()
         summary.seconds = time.monotonic() - started
     return summary
+
+
+_SHORT_WHY = {"database": "the database is unreachable", "disk_full": "the disk is still full"}
 
 
 def _cut_short(handle: StudyHandle, trial: optuna.Trial, summary: RunSummary, reason: str, message: str,
@@ -259,8 +262,10 @@ def _cut_short(handle: StudyHandle, trial: optuna.Trial, summary: RunSummary, re
     try:
         _, why = settle_cut_short(handle.url, handle.name, trial._trial_id, reason=reason, message=message,
                                        log_path=str(log_path) if log_path else None, limit=limit)
-    except DiskFull as exc:
-        why = str(exc)
+    except DiskFull:
+        why = "the disk is still full"
+    if why is not None and reason in _SHORT_WHY:
+        why = _SHORT_WHY[reason]  # the stop itself was already said
     if why is None and not any(o.number == trial.number for o in summary.outcomes):
         summary.outcomes.append(Outcome(trial.number, "FAIL", None, reason))  # failed here, or by run_trial
     if why is not None:
