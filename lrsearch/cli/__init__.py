@@ -12,8 +12,8 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from lrsearch import __version__
 from lrsearch.errors import DatabaseUnavailable, LrsearchError
+from lrsearch.version import __version__
 
 # Order here is the order of ``lrsearch --help``.
 COMMANDS = [

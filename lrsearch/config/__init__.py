@@ -1,7 +1,7 @@
 """The study spec: schema, loading, validation and error reporting."""
 
 from lrsearch.config._dims import Dim, LrDim
-from lrsearch.config._load import load_spec, parse_spec, resolve_storage, spec_hash
+from lrsearch.config._load import RESUMABLE_KEYS, load_spec, parse_spec, resolve_storage, spec_hash
 from lrsearch.config._optuna import PRUNERS, SAMPLERS, build_pruner, build_sampler
 from lrsearch.config._schema import (
     Budget,
@@ -20,7 +20,7 @@ from lrsearch.config._schema import (
 )
 
 __all__ = [
-    "Budget", "ConfirmSpec", "Dim", "GroupSpec", "LayerwiseSpec", "LrDim", "Objective", "OptimizerBlock",
+    "RESUMABLE_KEYS", "Budget", "ConfirmSpec", "Dim", "GroupSpec", "LayerwiseSpec", "LrDim", "Objective", "OptimizerBlock",
     "OptimizerSpec", "PRUNERS", "PrunerSpec", "SAMPLERS", "SamplerSpec", "ScheduleSpec", "StudySpec", "TaskSpec",
     "build_pruner", "build_sampler", "load_spec", "parse_duration", "parse_spec", "resolve_storage", "spec_hash",
 ]

@@ -12,6 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lrsearch.config._dims import Dim, LrDim
+from lrsearch.schedules import GRANULARITIES, MOMENTUM_MODES, WEIGHT_DECAY_MODES
+from lrsearch.trial_config import membership_problem
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
@@ -126,10 +128,10 @@ class ScheduleSpec(_Strict):
     params: dict[str, dict[str, Dim]] = Field(default_factory=dict)
     warmup: Dim = Field(default_factory=lambda: Dim(value=0.0))
     warmup_start_factor: float = Field(default=0.0, ge=0.0, le=1.0)
-    granularity: Literal["step", "epoch"] = "step"
-    momentum: Literal["auto", "constant", "inverse"] = "auto"
+    granularity: Literal[GRANULARITIES] = "step"  # type: ignore[valid-type]
+    momentum: Literal[("auto", *MOMENTUM_MODES)] = "auto"  # type: ignore[valid-type]
     momentum_base: Dim = Field(default_factory=lambda: Dim(value=0.85))
-    weight_decay: Literal["constant", "follow_lr", "cosine"] = "constant"
+    weight_decay: Literal[WEIGHT_DECAY_MODES] = "constant"  # type: ignore[valid-type]
     weight_decay_end_factor: Dim = Field(default_factory=lambda: Dim(value=1.0))
     per_group: bool = False
 
@@ -166,12 +168,9 @@ class GroupSpec(_Strict):
 
     @model_validator(mode="after")
     def _membership(self) -> GroupSpec:
-        given = [k for k, on in (("params", self.params), ("rest", self.rest), ("layerwise", self.layerwise)) if on]
-        if len(given) != 1:
-            raise ValueError(
-                "say which parameters the group holds with exactly one of params (patterns), "
-                f"rest: true (everything else) or layerwise; got {given or 'none'}"
-            )
+        problem = membership_problem(params=self.params is not None, rest=self.rest, layerwise=self.layerwise is not None)
+        if problem:
+            raise ValueError(problem)
         if self.params is not None and not self.params:
             raise ValueError("params must list at least one pattern")
         if self.lr is None:

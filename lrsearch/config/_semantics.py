@@ -9,6 +9,7 @@ from typing import Any
 from lrsearch.config._dims import Dim
 from lrsearch.config._optuna import PRUNERS, SAMPLERS, check_options, unknown_name
 from lrsearch.config._schema import GroupSpec, ScheduleSpec, StudySpec
+from lrsearch.trial_config import rest_problem
 
 Problem = tuple[str, str]
 
@@ -18,9 +19,6 @@ def check_spec(spec: StudySpec) -> list[Problem]:
     problems += _check_task(spec)
     problems += check_options("sampler", SAMPLERS, spec.sampler.name, spec.sampler.options)
     problems += check_options("pruner", PRUNERS, spec.pruner.name, spec.pruner.options)
-    if spec.pruner.name == "wilcoxon":
-        problems.append(("pruner.name", "wilcoxon compares per-instance scores, not learning curves; use median, "
-                         "percentile, hyperband or successive_halving"))
     blocks = spec.blocks()
     many = spec.optimizers is not None
     seen: dict[str, str] = {}
@@ -32,9 +30,9 @@ def check_spec(spec: StudySpec) -> list[Problem]:
         problems += _check_optimizer(opt_path, opt_names, block.options, base or "optimizer")
         caps = _capabilities(opt_names)
         groups_path = f"{base}.groups" if many else "groups"
-        rest = [g.name for g in block.groups if g.rest]
-        if len(rest) > 1:
-            problems.append((groups_path, f"only one group may be rest: true, got {', '.join(rest)}"))
+        problem = rest_problem([g.name for g in block.groups if g.rest])
+        if problem:
+            problems.append((groups_path, problem))
         for i, group in enumerate(block.groups):
             path = f"{groups_path}[{i}]"
             if group.name in seen:

@@ -9,7 +9,7 @@ from torch import nn
 from lrsearch.groups._assign import ResolvedGroup, check_unique_names, group_error, resolve_groups
 from lrsearch.groups._no_decay import no_decay_parameter_names, split_no_decay
 from lrsearch.keras import named_parameters  # Keras models: their parameters under Keras's names
-from lrsearch.space._trial_config import OptimizerConfig
+from lrsearch.trial_config import OptimizerConfig
 
 
 def resolve_param_groups(model: nn.Module, opt_config: OptimizerConfig) -> list[ResolvedGroup]:

@@ -9,7 +9,7 @@ from torch.optim import Optimizer
 
 from lrsearch.errors import LrsearchError
 from lrsearch.optim._registry import OptimizerInfo, get_optimizer_info, validate_options
-from lrsearch.space._trial_config import OptimizerConfig
+from lrsearch.trial_config import OptimizerConfig
 
 
 def build_optimizer(opt_config: OptimizerConfig, torch_groups: Sequence[Mapping[str, Any]]) -> Optimizer:

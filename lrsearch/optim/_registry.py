@@ -39,6 +39,8 @@ class OptimizerInfo:
         decoupled_weight_decay: Weight decay is decoupled from the gradient (AdamW) without any option; see
             :meth:`uses_decoupled_weight_decay` for optimizers where an option turns it on.
         default_options: lrsearch's own defaults for constructor options, which the spec's options override.
+        default_momentum: The momentum a group gets when the optimizer has momentum and the group does not say
+            (torch's SGD default of 0 is plain SGD, rarely what a search over SGD means).
     """
 
     name: str
@@ -48,6 +50,7 @@ class OptimizerInfo:
     has_betas: bool = False
     decoupled_weight_decay: bool = False
     default_options: Mapping[str, Any] = field(default_factory=dict)
+    default_momentum: float = 0.0
 
     @property
     def options(self) -> frozenset[str]:
@@ -146,6 +149,7 @@ for _info in (
         torch.optim.SGD,
         "Stochastic gradient descent, with optional (Nesterov) momentum.",
         has_momentum=True,
+        default_momentum=0.9,
     ),
     OptimizerInfo(
         "adam",

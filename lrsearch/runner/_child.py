@@ -37,7 +37,7 @@ def child_main(config: ChildConfig, conn: Connection, stop_event: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the supervisor, which sends SIGTERM
     if config.slot.cuda_visible_devices is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = config.slot.cuda_visible_devices  # before anything touches CUDA
-    from lrsearch.training._interrupt import on_stop_signal
+    from lrsearch.interrupt import on_stop_signal
 
     # SIGTERM (from the supervisor, or from the kernel when the supervisor dies) interrupts the running trial: it
     # is failed as ``interrupted`` and queued to run again. Between trials, the worker just stops.
@@ -91,8 +91,8 @@ def _serve(config: ChildConfig, conn: Connection, stop_event: Any) -> str:
     """Run trials until no study has budget left (or a stop). A database outage is waited out by each call (up to
     ``LRSEARCH_DB_OUTAGE_LIMIT``); past it, the worker tells the supervisor and stops."""
     from lrsearch.errors import DiskFull
+    from lrsearch.interrupt import stop_requested
     from lrsearch.storage import DatabaseUnavailable, is_disk_full
-    from lrsearch.training._interrupt import stop_requested
 
     state: dict[str, Any] = {"handles": {}, "done": set()}
     while not (stop_event.is_set() or stop_requested()):
@@ -113,10 +113,10 @@ def _serve(config: ChildConfig, conn: Connection, stop_event: Any) -> str:
 
 def _turn(config: ChildConfig, conn: Connection, stop_event: Any, state: dict[str, Any]) -> str | None:
     """Run one trial, or wait once; a reason to exit when there is nothing left to do."""
+    from lrsearch.interrupt import interrupts_held
     from lrsearch.runner._run import next_trial, reap_stale
     from lrsearch.runner._study import open_stored_study
     from lrsearch.storage import Store, retrying
-    from lrsearch.training._interrupt import interrupts_held
 
     handles, done = state["handles"], state["done"]
     waiting = []
@@ -158,28 +158,30 @@ def _announce(config: ChildConfig, conn: Connection, handle: Any, trial: Any) ->
     """Tell the supervisor which trial this worker runs and where its log goes."""
     from lrsearch.runner._logs import trial_log_path
     from lrsearch.runner._trial import worker_name
+    from lrsearch.storage.optuna_adapter import trial_id
 
     log_path = trial_log_path(Path(config.log_dir), handle.name, trial.number)
     worker = worker_name()
-    _send(conn, ("started", config.slot.index, handle.name, trial.number, trial._trial_id, str(log_path), worker))
+    _send(conn, ("started", config.slot.index, handle.name, trial.number, trial_id(trial), str(log_path), worker))
     return log_path, worker
 
 
 def _run_one(config: ChildConfig, conn: Connection, handle: Any, trial: Any, log_path: Path, worker: str) -> str | None:
+    from lrsearch.interrupt import interrupts_held, raise_if_stopped
     from lrsearch.runner._heartbeat import Heartbeat
     from lrsearch.runner._logs import trial_output
     from lrsearch.runner._lost import settle_cut_short
     from lrsearch.runner._trial import Outcome, run_trial
-    from lrsearch.training._interrupt import interrupts_held, raise_if_stopped
+    from lrsearch.storage.optuna_adapter import storage_of, trial_id
 
     try:
         raise_if_stopped()  # a SIGTERM held back while the trial was asked for
-        with Heartbeat(trial._trial_id, handle.study._storage), trial_output(log_path):
+        with Heartbeat(trial_id(trial), storage_of(handle.study)), trial_output(log_path):
             outcome = run_trial(handle, trial, device=config.slot.device, worker=worker, log_path=str(log_path),
                                 threads=handle.spec.task.threads or config.slot.threads)
     except KeyboardInterrupt:
         # run_trial fails and queues a trial interrupted while it trains; this covers the moments around that.
-        settle_cut_short(handle.url, handle.name, trial._trial_id, reason="interrupted",
+        settle_cut_short(handle.url, handle.name, trial_id(trial), reason="interrupted",
                          message="the worker was stopped (SIGTERM)", log_path=str(log_path), limit=30)
         with interrupts_held():
             _send(conn, ("finished", config.slot.index, handle.name,

@@ -52,8 +52,8 @@ def settle_cut_short(url: str, study_name: str, trial_id: int, *, reason: str, m
     Returns ``(number, None)``, or ``(None, why)`` when the database could not be written within ``limit``
     seconds: the trial then stays RUNNING until its silent heartbeat gets it failed and queued by the next run.
     """
+    from lrsearch.interrupt import interrupts_held
     from lrsearch.storage import DatabaseUnavailable, retrying
-    from lrsearch.training._interrupt import interrupts_held
 
     with interrupts_held():
         try:

@@ -11,17 +11,17 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import optuna
-import sqlalchemy as sa
 
 from lrsearch.errors import DiskFull
-from lrsearch.runner._heartbeat import Heartbeat, stale_trial_ids
+from lrsearch.interrupt import interrupts_held, raise_if_stopped, sticky_ctrl_c
+from lrsearch.runner._heartbeat import Heartbeat
 from lrsearch.runner._logs import trial_log_path, trial_output
 from lrsearch.runner._lost import fail_lost_trial, settle_cut_short
 from lrsearch.runner._repeats import RepeatedFailure
 from lrsearch.runner._study import StudyHandle, default_log_dir
 from lrsearch.runner._trial import Outcome, run_trial
 from lrsearch.storage import DatabaseUnavailable, is_disk_full, is_outage, release_reserve, retrying
-from lrsearch.training._interrupt import interrupts_held, raise_if_stopped, sticky_ctrl_c
+from lrsearch.storage.optuna_adapter import stale_trial_ids, storage_of, trial_id
 
 _WAIT_S = 2.0
 
@@ -46,18 +46,12 @@ def reap_stale(handle: StudyHandle) -> list[int]:
 
 def _reap_stale(handle: StudyHandle) -> list[int]:
     reaped = []
-    for trial_id in stale_trial_ids(handle.study):
-        number = fail_lost_trial(handle.url, handle.name, trial_id, reason="killed",
+    for stale in stale_trial_ids(handle.study):
+        number = fail_lost_trial(handle.url, handle.name, stale, reason="killed",
                                  message="the worker stopped sending heartbeats (killed, or its machine was lost)")
         if number is not None:
             reaped.append(number)
     return sorted(reaped)
-
-
-def mark_killed(handle: StudyHandle, numbers: list[int], message: str) -> None:
-    """Record ``killed`` on trials already failed in Optuna (lrsearch's row only)."""
-    for number in numbers:
-        handle.store.fail_trial(handle.name, number, reason="killed", error=message)
 
 
 def next_trial(handle: StudyHandle, total: int | None) -> optuna.Trial | None | str:
@@ -216,7 +210,7 @@ def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float |
                     continue
                 assert isinstance(trial, optuna.Trial)
                 log_path = trial_log_path(log_dir, handle.name, trial.number)
-                with Heartbeat(trial._trial_id, handle.study._storage), trial_output(log_path):
+                with Heartbeat(trial_id(trial), storage_of(handle.study)), trial_output(log_path):
                     outcome = run_trial(handle, trial, device=device, log_path=str(log_path))
                 current = None
                 summary.outcomes.append(outcome)
@@ -260,8 +254,8 @@ def _cut_short(handle: StudyHandle, trial: optuna.Trial, summary: RunSummary, re
                log_path: Path | None, *, limit: float) -> None:
     """Fail the trial a stop or an outage cut short and queue its config (or say why it stays RUNNING)."""
     try:
-        _, why = settle_cut_short(handle.url, handle.name, trial._trial_id, reason=reason, message=message,
-                                       log_path=str(log_path) if log_path else None, limit=limit)
+        _, why = settle_cut_short(handle.url, handle.name, trial_id(trial), reason=reason, message=message,
+                                  log_path=str(log_path) if log_path else None, limit=limit)
     except DiskFull:
         why = "the disk is still full"
     if why is not None and reason in _SHORT_WHY:
@@ -275,12 +269,3 @@ def _cut_short(handle: StudyHandle, trial: optuna.Trial, summary: RunSummary, re
 def left_running(number: int, why: str) -> str:
     return (f"trial {number} is left RUNNING in the database ({why}); once the database is back, the next "
             "`lrsearch run` or `lrsearch worker` fails it (its heartbeat stopped) and runs its config again")
-
-
-def finished_trial_numbers(handle: StudyHandle) -> list[int]:
-    with handle.store.engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("SELECT number FROM trials WHERE study_id = :sid AND state IN ('COMPLETE', 'PRUNED') ORDER BY number"),
-            {"sid": handle.study._study_id},
-        ).all()
-    return [r[0] for r in rows]

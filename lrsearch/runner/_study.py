@@ -15,11 +15,12 @@ from typing import Any
 import optuna
 import sqlalchemy as sa
 
-from lrsearch import __version__
 from lrsearch.config import StudySpec, build_pruner, build_sampler, spec_hash
 from lrsearch.errors import SpecError, StorageError
 from lrsearch.space import SearchSpace
 from lrsearch.storage import Store, check_storage, keep_reserve, optuna_storage, redact, sqlite_path
+from lrsearch.storage.optuna_adapter import count_trials_by_state, study_id
+from lrsearch.version import __version__
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 _STATE_NAMES = [s.name for s in optuna.trial.TrialState]
@@ -41,12 +42,11 @@ class StudyHandle:
 
     def counts(self, conn: sa.Connection | None = None) -> dict[str, int]:
         """Trials per state, counted in SQL (one indexed query, cheap at thousands of trials)."""
-        query = sa.text("SELECT state, COUNT(*) FROM trials WHERE study_id = :sid GROUP BY state")
         if conn is None:
             with self.store.engine.connect() as own:
-                rows = own.execute(query, {"sid": self.study._study_id}).all()
+                rows = count_trials_by_state(own, study_id(self.study))
         else:
-            rows = conn.execute(query, {"sid": self.study._study_id}).all()
+            rows = count_trials_by_state(conn, study_id(self.study))
         counts = dict.fromkeys(_STATE_NAMES, 0)
         for state, n in rows:
             counts[str(state).split(".")[-1]] = int(n)
@@ -89,7 +89,7 @@ def sampler_and_pruner(spec: StudySpec, space: SearchSpace) -> tuple[optuna.samp
 
 
 def describe_change(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    from lrsearch.config._load import RESUMABLE_KEYS
+    from lrsearch.config import RESUMABLE_KEYS
 
     ignore = set(RESUMABLE_KEYS)
     keys = sorted((set(old) | set(new)) - ignore)

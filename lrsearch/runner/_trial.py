@@ -19,6 +19,7 @@ from lrsearch.errors import DiskFull, LrsearchError
 from lrsearch.runner._study import StudyHandle
 from lrsearch.space import TrialConfig
 from lrsearch.storage import DatabaseUnavailable, EpochRow, is_disk_full, retrying
+from lrsearch.storage.optuna_adapter import tell_quietly
 from lrsearch.training import TrialContext, TrialFailed, managed_train, resolve_device
 
 FAIL_REASONS = ("oom", "nan", "exception", "timeout", "killed", "interrupted", "database", "disk_full")
@@ -206,7 +207,7 @@ def _end(handle: StudyHandle, trial: optuna.Trial, recorder: StorageRecorder, ou
     def record() -> None:
         if outcome.state == "FAIL":
             trial.set_user_attr("fail_reason", outcome.reason)
-        tell(handle.study, trial, state, outcome.value if outcome.state == "COMPLETE" else None)
+        tell_quietly(handle.study, trial, state, outcome.value if outcome.state == "COMPLETE" else None)
 
     try:
         retrying(record, what=f"recording the end of trial {trial.number}", url=handle.url)
@@ -226,13 +227,3 @@ def error_line(message: str) -> str:
         return ""
     line = lines[-1] if lines[0].startswith("Traceback") else lines[0]
     return line if len(line) <= 300 else line[:300] + " ..."
-
-
-def tell(study: optuna.Study, trial: optuna.Trial, state: optuna.trial.TrialState, value: float | None = None) -> None:
-    """``study.tell`` without reading the finished trial back (``tell`` returns a copy nobody here uses)."""
-    try:
-        from optuna.study._tell import _tell_with_warning
-    except ImportError:  # pragma: no cover - a future Optuna without it
-        study.tell(trial, value, state=state)
-        return
-    _tell_with_warning(study=study, trial=trial, value_or_values=value, state=state, suppress_warning=True)

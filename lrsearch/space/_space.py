@@ -19,14 +19,9 @@ from optuna.distributions import (
 )
 
 from lrsearch.config import Dim, GroupSpec, ScheduleSpec, StudySpec
-from lrsearch.space._trial_config import GroupConfig, OptimizerConfig, ScheduleConfig, TrialConfig
+from lrsearch.trial_config import GroupConfig, OptimizerConfig, ScheduleConfig, TrialConfig
 
-# Momentum when a momentum optimizer is chosen but the group does not say (torch's SGD default of 0 is
-# rarely what anyone searching learning rates wants).
-DEFAULT_MOMENTUM = {"sgd": 0.9, "rmsprop": 0.0}
 DEFAULT_BETAS = (0.9, 0.999)
-# Shapes whose torch counterparts cycle momentum inversely to the lr by default.
-_MOMENTUM_CYCLING_SHAPES = {"onecycle", "cyclic"}
 
 
 @dataclass(frozen=True)
@@ -212,7 +207,7 @@ class SearchSpace:
         with_betas = [n for n in choices if get_optimizer_info(n).has_betas]
         if any(info.has_momentum for info in walked):
             w.conditions.append(_among(opt_param, with_momentum, choices))
-            default = DEFAULT_MOMENTUM.get(opt_name, 0.0)
+            default = get_optimizer_info(opt_name).default_momentum
             momentum = float(w.value(f"{g}.momentum", group.momentum)) if group.momentum is not None else default
             w.conditions.pop()
         if any(info.has_betas for info in walked):
@@ -260,7 +255,7 @@ class SearchSpace:
                 w.conditions.pop()
         momentum = spec.momentum
         if momentum == "auto":
-            momentum = "inverse" if shape in _MOMENTUM_CYCLING_SHAPES else "constant"
+            momentum = "inverse" if get_shape(shape).cycles_momentum else "constant"
         return ScheduleConfig(
             shape=shape,
             params=params,

@@ -3,6 +3,7 @@
 from lrsearch.storage import _tables as tables
 from lrsearch.storage._engine import (
     MAX_RETRIES,
+    SQLITE_BUSY_TIMEOUT_S,
     check_storage,
     engine_kwargs,
     heartbeat_settings,
@@ -16,7 +17,8 @@ from lrsearch.storage._store import EpochRow, Store
 from lrsearch.storage._urls import check_sqlite_file, parse_url, redact, sqlite_path
 
 __all__ = [
-    "MAX_RETRIES", "DatabaseUnavailable", "EpochRow", "Store", "check_sqlite_file", "check_storage", "engine_kwargs",
-    "heartbeat_settings", "is_disk_full", "is_outage", "keep_reserve", "release_reserve", "lrsearch_engine", "optuna_storage", "outage_limit", "parse_url", "redact",
-    "redact_text", "retrying", "sqlite_path", "tables",
+    "MAX_RETRIES", "SQLITE_BUSY_TIMEOUT_S", "DatabaseUnavailable", "EpochRow", "Store", "check_sqlite_file",
+    "check_storage", "engine_kwargs", "heartbeat_settings", "is_disk_full", "is_outage", "keep_reserve",
+    "lrsearch_engine", "optuna_storage", "outage_limit", "parse_url", "redact", "redact_text", "release_reserve",
+    "retrying", "sqlite_path", "tables",
 ]

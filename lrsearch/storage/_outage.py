@@ -118,10 +118,11 @@ def _say(text: str) -> None:
 
 def _pause(seconds: float) -> None:
     """Sleep, waking at once for a Ctrl-C or SIGTERM that was held back (``interrupts_held``) meanwhile."""
-    interrupt = sys.modules.get("lrsearch.training._interrupt")  # not loaded: no stop can be pending
+    from lrsearch.interrupt import stop_requested
+
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
-        if interrupt is not None and interrupt.stop_requested():
+        if stop_requested():
             raise KeyboardInterrupt
         time.sleep(min(0.2, left))
 

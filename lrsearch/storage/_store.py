@@ -103,11 +103,6 @@ class Store:
                 )
             )
 
-    def record_epoch(self, study_name: str, number: int, epoch: int, step: int, wall_time: float,
-                     metrics: dict[str, float], groups: Sequence[dict[str, Any]]) -> None:
-        """One epoch of one trial: the metrics row and a row per group, in one transaction."""
-        self.record_epochs(study_name, number, [EpochRow(epoch, step, wall_time, metrics, groups)])
-
     def record_epochs(self, study_name: str, number: int, rows: Sequence[EpochRow]) -> None:
         """Epochs of one trial, their metrics rows and group rows, in one transaction."""
         if rows:
@@ -197,11 +192,3 @@ class Store:
                 )
             )
 
-    def confirm_rows(self, study_name: str) -> list[dict[str, Any]]:
-        if not self.has_schema():
-            return []
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(t.confirm_runs).where(t.confirm_runs.c.study_name == study_name).order_by(t.confirm_runs.c.id)
-            ).mappings().all()
-        return [dict(r) for r in rows]

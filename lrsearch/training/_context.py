@@ -13,8 +13,8 @@ import optuna
 import torch
 from torch import nn
 
-from lrsearch.space import GroupConfig, OptimizerConfig, TrialConfig
-from lrsearch.training._interrupt import raise_if_stopped
+from lrsearch.interrupt import raise_if_stopped
+from lrsearch.trial_config import GroupConfig, OptimizerConfig, TrialConfig
 
 
 class TrialFailed(Exception):
@@ -57,6 +57,13 @@ class _Bound:
     model: nn.Module
     scheduler: Any = None
     steps: int = 0  # optimizer.step() calls, counted by a post-step hook
+    # An optimizer of another framework (Keras): its rows and step count come from these, and it freezes itself.
+    read_values: Callable[[], list[dict[str, Any]]] | None = None
+    read_steps: Callable[[], int] | None = None
+
+    @property
+    def step_count(self) -> int:
+        return self.read_steps() if self.read_steps is not None else self.steps
 
 
 @dataclass
@@ -176,11 +183,26 @@ class TrialContext:
         self._bound.append(bound)
         return opt
 
+    def attach(self, key: str | None, optimizer: Any, *, values: Callable[[], list[dict[str, Any]]],
+               steps: Callable[[], int], model: Any = None) -> None:
+        """Bind an optimizer built outside torch (``lrsearch.integrations.keras``) as optimizer ``key``.
+
+        ``values()`` returns the effective per-group values now, one dict per group with ``group_name``, ``lr``,
+        ``momentum``, ``weight_decay`` and ``frozen``; ``steps()`` the optimizer's own step count. Such an
+        optimizer applies its schedules and freezing itself, so :meth:`freeze` and :meth:`scheduler` leave it alone.
+        """
+        cfg = self._opt_config(key)
+        if any(b.key == cfg.key for b in self._bound):
+            raise RuntimeError(f"optimizer {cfg.key!r} was already built in this trial; build each optimizer once")
+        self._bound.append(_Bound(cfg.key, optimizer, cfg, model, read_values=values, read_steps=steps))
+
     def scheduler(self, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
         """The per-group schedule of ``optimizer``: call ``.step()`` once per batch after ``optimizer.step()``."""
         from lrsearch.schedules import GroupScheduler
 
         bound = self._find(optimizer)
+        if bound.read_values is not None:
+            raise RuntimeError(f"optimizer {bound.key!r} applies its own per-group schedules; it needs no ctx.scheduler")
         if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
             raise ValueError(f"ctx.scheduler: steps_per_epoch must be a positive int (batches an epoch), got {steps_per_epoch!r}")
         if bound.scheduler is not None:
@@ -208,7 +230,8 @@ class TrialContext:
         if not self._bound:
             raise RuntimeError("ctx.freeze needs the optimizers: call ctx.optimizer(...) first")
         for bound in self._bound:
-            set_frozen(bound.optimizer, epoch - 1, model=bound.model, freeze_bn_stats=freeze_bn_stats)
+            if bound.read_values is None:
+                set_frozen(bound.optimizer, epoch - 1, model=bound.model, freeze_bn_stats=freeze_bn_stats)
 
     # -- reporting ------------------------------------------------------------------------------------------
 
@@ -222,10 +245,10 @@ class TrialContext:
         """The value of the ``step`` column now."""
         if self._steps is not None:
             return self._steps
-        return max((b.steps for b in self._bound), default=0)
+        return max((b.step_count for b in self._bound), default=0)
 
     def check_deadline(self) -> None:
-        """Stop the trial if it ran past its timeout, or if a Ctrl-C or a stop signal was lost (see _interrupt)."""
+        """Stop the trial if it ran past its timeout, or if a Ctrl-C or a stop signal was lost (see lrsearch.interrupt)."""
         raise_if_stopped()
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise TrialFailed("timeout", "the trial ran past budget.trial_timeout")
@@ -234,6 +257,9 @@ class TrialContext:
         """The effective per-group values, read from the optimizers themselves."""
         rows = []
         for bound in self._bound:
+            if bound.read_values is not None:
+                rows += [{"optimizer": bound.key, **row} for row in bound.read_values()]
+                continue
             for group in bound.optimizer.param_groups:
                 momentum = group.get("momentum")
                 if momentum is None and "betas" in group:

@@ -134,7 +134,7 @@ def test_unknown_key_without_a_close_match_lists_the_valid_ones() -> None:
         (spec_data(task={"train": "not a ref"}), "task.train", "must look like 'package.module:function'"),
         (spec_data(budget={"epochs": 2}), "budget", "give trials, timeout, or both"),
         (spec_data(budget=None), "budget", "required"),
-        (spec_data(groups=[{"name": "a", "lr": 0.1}]), "groups[0]", "say which parameters the group holds"),
+        (spec_data(groups=[{"name": "a", "lr": 0.1}]), "groups[0]", "give exactly one of params (patterns), rest (everything else) or layerwise; got none of them"),
         (spec_data(groups=[{"name": "a", "rest": True}]), "groups[0]", "lr is required"),
         (spec_data(groups=[{"name": "a.b", "rest": True, "lr": 0.1}]), "groups[0].name", "must be a plain identifier"),
     ],

@@ -8,7 +8,7 @@ from torch import nn
 
 from lrsearch.groups import build_param_groups, set_frozen
 from lrsearch.optim import build_optimizer
-from lrsearch.space._trial_config import GroupConfig, OptimizerConfig
+from lrsearch.trial_config import GroupConfig, OptimizerConfig
 from tests.groups.models import SmallCNN
 
 
