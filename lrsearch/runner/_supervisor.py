@@ -187,8 +187,9 @@ class Supervisor:
             self._disk_full(f"stopped: worker {child.slot.index}: {message[2]}")
 
     def _disk_full(self, note: str) -> None:
-        """No room left: stop every worker now (a trial that trains on would take the room the reserve frees);
-        their trials are failed and queued once all have exited (:meth:`_settle_deferred`)."""
+        """No room left: kill every worker now. A worker left to stop its trial itself would write with the disk
+        full (and half succeed), or take the room the reserve frees; so the supervisor alone writes, once all have
+        exited: it frees the reserve and fails and queues their trials (:meth:`_settle_deferred`)."""
         if self.stopped_by != "disk full":
             self.stopped_by = "disk full"
             self.notes.append(note)
@@ -196,7 +197,7 @@ class Supervisor:
         self._stop.set()
         for other in self._children:
             with suppress(ProcessLookupError):
-                os.kill(other.process.pid or 0, signal.SIGTERM)
+                os.kill(other.process.pid or 0, signal.SIGKILL)
 
     def _settle_deferred(self) -> None:
         """After a full disk: with every worker gone, free the reserve and record the trials they were running."""
