@@ -20,6 +20,7 @@ COMMANDS = [
     "lrsearch.cli._run",
     "lrsearch.cli._inspect",
     "lrsearch.cli._worker",
+    "lrsearch.cli._slurm",
     "lrsearch.cli._results",
     "lrsearch.cli._dashboard",
     "lrsearch.cli._lrfind",

@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import difflib
 import hashlib
+import importlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -21,20 +23,75 @@ from lrsearch.errors import SpecError
 DEFAULT_DB = "lrsearch.db"
 
 
+# A study file is a page of settings: a few KB. The limits stop a wrong file (a dataset, a log) or a YAML alias
+# bomb (a few lines that expand to billions of nodes) from taking minutes and gigabytes before being refused.
+MAX_SPEC_BYTES = 1_000_000
+MAX_SPEC_NODES = 100_000
+
+
 def load_spec(path: str | os.PathLike[str]) -> StudySpec:
     """Read, parse and validate ``path``. Raises :class:`SpecError` listing every problem."""
     path = Path(path)
     try:
-        text = path.read_text()
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
         raise SpecError([("", f"no such file: {path}")], source=str(path)) from None
+    except IsADirectoryError:
+        raise SpecError([("", f"{path} is a directory, not a study file")], source=str(path)) from None
     except OSError as exc:
         raise SpecError([("", f"cannot read {path}: {exc.strerror}")], source=str(path)) from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError([("", f"the file is larger than {MAX_SPEC_BYTES:,} bytes; a study file is a page of "
+                              "settings (is this the right file?)")], source=str(path))
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError([("", f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at line {line} (offset {exc.start}); "
+                              "save the study file as UTF-8")], source=str(path)) from None
+    return parse_spec(parse_yaml(text, str(path)), source=str(path), base_dir=path.resolve().parent)
+
+
+def parse_yaml(text: str, source: str | None = None) -> Any:
+    """The YAML document in ``text`` as plain data; refuses one whose aliases expand past ``MAX_SPEC_NODES``."""
+    loader = _UniqueKeyLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, {}, 0)
+        if size > MAX_SPEC_NODES:
+            raise SpecError([("", f"the YAML expands to more than {MAX_SPEC_NODES:,} values through its aliases "
+                                  "(*name); a study file needs a few hundred")], source)
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
-        raise SpecError([("", _yaml_message(exc))], source=str(path)) from None
-    return parse_spec(data, source=str(path), base_dir=path.resolve().parent)
+        raise SpecError([("", _yaml_message(exc))], source) from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], depth: int) -> int:
+    """How many nodes ``node`` stands for once every alias is expanded (aliases share their node objects)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if depth > 200:  # deeper than any settings file; also keeps recursion far from Python's limit
+        return MAX_SPEC_NODES + 1
+    memo[key] = MAX_SPEC_NODES + 1  # a node reached again while being counted: a recursive alias
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        children: list[yaml.Node] = list(node.value)
+    elif isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    else:
+        children = []
+    for child in children:
+        total += _expanded_size(child, memo, depth + 1)
+        if total > MAX_SPEC_NODES:
+            break
+    memo[key] = total
+    return total
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -71,6 +128,9 @@ def parse_spec(data: Any, *, source: str | None = None, base_dir: Path | None = 
         raise SpecError([("", "the spec is empty; it needs at least name, budget, task and groups")], source)
     if not isinstance(data, dict):
         raise SpecError([("", f"the spec must be a mapping of keys (name, budget, task, ...), got {type(data).__name__}")], source)
+    plugin_problems = import_plugins(data.get("plugins"))
+    if plugin_problems:
+        raise SpecError(plugin_problems, source)
     try:
         spec = StudySpec.model_validate(data)
     except ValidationError as exc:
@@ -80,7 +140,41 @@ def parse_spec(data: Any, *, source: str | None = None, base_dir: Path | None = 
     if problems:
         raise SpecError(problems, source)
     spec.storage = resolve_storage(spec.storage, base_dir)
+    _resolve_trackers(spec, base_dir or Path.cwd())
     return spec
+
+
+def _resolve_trackers(spec: StudySpec, base: Path) -> None:
+    """Trackers' relative paths (a TensorBoard log_dir, a SQLite tracking URI) are relative to the study file, as
+    the storage is; the stored spec then holds absolute ones, which every worker uses."""
+    from lrsearch.trackers import get_tracker
+
+    for tracker in spec.trackers:
+        entry = get_tracker(tracker.name)
+        if entry is not None:
+            tracker.options = entry.resolve(dict(tracker.options), base)
+
+
+def import_plugins(plugins: Any) -> list[tuple[str, str]]:
+    """Import each module of ``plugins`` (they register optimizers, shapes or tasks); problems by field path.
+
+    Done before the rest of the spec is checked, so that what they register is known to the checks. A value that
+    is not a list of names is left to the schema to report.
+    """
+    if not isinstance(plugins, list):
+        return []
+    # Like task entrypoints, a user's own module imports from where lrsearch runs (appended: never shadows).
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    problems = []
+    for i, name in enumerate(plugins):
+        if not isinstance(name, str):
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # a plugin's own bug is the user's to fix; say which and why
+            problems.append((f"plugins[{i}]", f"cannot import plugin {name!r}: {type(exc).__name__}: {exc}"))
+    return problems
 
 
 def resolve_storage(url: str | None, base_dir: Path | None) -> str:
@@ -95,18 +189,19 @@ def resolve_storage(url: str | None, base_dir: Path | None) -> str:
     return url
 
 
-RESUMABLE_KEYS = ("budget", "storage", "description", "confirm", "sampler", "pruner")
+RESUMABLE_KEYS = ("budget", "storage", "description", "confirm", "sampler", "pruner", "plugins", "trackers")
 
 
 def spec_hash(spec: StudySpec) -> str:
     """A hash of what makes trials comparable: the search space, task, objective and epochs.
 
     What may change when a study is resumed: budget (but epochs), storage, description, confirm, the sampler and
-    pruner (they decide which configs run, not what a config means), and where a trial runs (device, threads).
+    pruner (they decide which configs run, not what a config means), plugins and trackers, where a trial runs
+    (device, threads), and the own loop's ``task.model`` (it only checks groups before a run).
     """
     data = spec.model_dump(mode="json", exclude=set(RESUMABLE_KEYS))
     data["epochs"] = spec.budget.epochs
-    for key in ("device", "threads"):
+    for key in ("device", "threads", "model"):
         data["task"].pop(key, None)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -7,9 +7,10 @@ several fields (``ratio_of`` references) live in :mod:`lrsearch.config._semantic
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from lrsearch.config._dims import Dim, LrDim
 from lrsearch.schedules import GRANULARITIES, MOMENTUM_MODES, WEIGHT_DECAY_MODES
@@ -39,6 +40,21 @@ def parse_duration(value: Any) -> float | None:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # Pydantic takes true/false as 1/0 for a number; in a study file `trials: true` is a mistake, not 1.
+        if isinstance(value, bool) and info.field_name and _is_number(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"must be a number, got {str(value).lower()}")
+        return value
+
+
+def _is_number(annotation: Any) -> bool:
+    """Whether a field's type is int or float (optionally with None), and not bool."""
+    args = [a for a in get_args(annotation) if a is not type(None)] if get_origin(annotation) in (Union, UnionType) \
+        else [annotation]
+    return bool(args) and all(a in (int, float) for a in args)
 
 
 class Objective(_Strict):
@@ -92,6 +108,7 @@ class TaskSpec(_Strict):
     device: str = "auto"
     seed: int = 0
     threads: int | None = Field(default=None, ge=1)
+    model: str | None = None  # "module:function" building an own loop's model, for `lrsearch validate --model`
 
     @model_validator(mode="after")
     def _one_source(self) -> TaskSpec:
@@ -101,9 +118,12 @@ class TaskSpec(_Strict):
                 "give exactly one of builtin (a builtin task name), entrypoint ('module:function' returning a "
                 f"Task) or train ('module:function' running your own loop); got {given or 'none'}"
             )
+        if self.model and not self.train:
+            raise ValueError("model ('module:function' building the model) is for own loops (task.train); a "
+                             f"{given[0]} task builds its model itself")
         return self
 
-    @field_validator("entrypoint", "train")
+    @field_validator("entrypoint", "train", "model")
     @classmethod
     def _ref(cls, v: str | None) -> str | None:
         if v and not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", v):
@@ -196,6 +216,13 @@ class OptimizerBlock(OptimizerSpec):
     schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
 
 
+class TrackerSpec(_Strict):
+    """An experiment tracker that gets every trial's params and per-epoch metrics and group values."""
+
+    name: str  # a registered tracker: mlflow, tensorboard
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 class StudySpec(_Strict):
     name: str
     description: str = ""
@@ -210,6 +237,23 @@ class StudySpec(_Strict):
     groups: list[GroupSpec] | None = None
     schedule: ScheduleSpec | None = None
     optimizers: dict[str, OptimizerBlock] | None = None
+    # Modules imported before the rest of the spec is checked: they may register optimizers, shapes, tasks.
+    plugins: list[str] = Field(default_factory=list)
+    trackers: list[TrackerSpec] = Field(default_factory=list)
+
+    @field_validator("plugins")
+    @classmethod
+    def _plugins(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not re.match(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*$", name):
+                raise ValueError(f"each plugin is a module to import, like 'my_pkg.optimizers', got {name!r}")
+        return v
+
+    @field_validator("trackers", mode="before")
+    @classmethod
+    def _tracker_names(cls, v: Any) -> Any:
+        # `trackers: [mlflow, tensorboard]` for trackers with their default options
+        return [{"name": t} if isinstance(t, str) else t for t in v] if isinstance(v, list) else v
 
     @field_validator("name")
     @classmethod

@@ -51,6 +51,20 @@ def check_spec(spec: StudySpec) -> list[Problem]:
                 problems.append((f"optimizers.{key}", f"an optimizer and a group are both named {key!r}; "
                                  "rename one (their schedule parameters would share the name schedule." + key + ".*)"))
     problems += _check_ratios(spec, all_groups, seen)
+    problems += _check_trackers(spec)
+    return problems
+
+
+def _check_trackers(spec: StudySpec) -> list[Problem]:
+    from lrsearch.trackers import get_tracker, tracker_names
+
+    problems: list[Problem] = []
+    for i, tracker in enumerate(spec.trackers):
+        entry = get_tracker(tracker.name)
+        if entry is None:
+            problems.append((f"trackers[{i}].name", unknown_name("tracker", tracker.name, tracker_names())))
+            continue
+        problems += [(f"trackers[{i}].options", msg) for msg in entry.check(tracker.options)]
     return problems
 
 
@@ -73,7 +87,8 @@ def _optimizer_choices(dim: Dim) -> list[str]:
 
 
 def _check_optimizer(path: str, names: list[str], options: dict[str, Any], base: str) -> list[Problem]:
-    from lrsearch.optim import get_optimizer_info, optimizer_names, validate_options
+    from lrsearch.errors import LrsearchError
+    from lrsearch.optim import get_optimizer_info, is_import_path, optimizer_names, validate_options
 
     if not names:
         return [(path, "must be an optimizer name or {choices: [...]}, not a range")]
@@ -81,8 +96,12 @@ def _check_optimizer(path: str, names: list[str], options: dict[str, Any], base:
     for name in names:
         try:
             get_optimizer_info(name)
-        except Exception:
-            problems.append((path, unknown_name("optimizer", name, optimizer_names())))
+        except LrsearchError as exc:
+            if is_import_path(name):
+                problems.append((path, str(exc)))
+            else:
+                problems.append((path, unknown_name("optimizer", name, optimizer_names())
+                                 + "; or an import path such as 'lion_pytorch:Lion'"))
             continue
         for msg in validate_options(name, options):
             problems.append((f"{base}.options", msg))

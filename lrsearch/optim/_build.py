@@ -39,7 +39,7 @@ def build_optimizer(opt_config: OptimizerConfig, torch_groups: Sequence[Mapping[
         return info.cls(groups, **options)
     except (ValueError, TypeError, RuntimeError) as exc:
         raise LrsearchError(
-            f"optimizer {opt_config.key!r}: torch.optim.{info.cls.__name__} rejected its settings: {exc}"
+            f"optimizer {opt_config.key!r}: {info.cls.__module__}.{info.cls.__qualname__} rejected its settings: {exc}"
         ) from exc
 
 

@@ -37,11 +37,9 @@ def child_main(config: ChildConfig, conn: Connection, stop_event: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the supervisor, which sends SIGTERM
     if config.slot.cuda_visible_devices is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = config.slot.cuda_visible_devices  # before anything touches CUDA
-    from lrsearch.interrupt import on_stop_signal
-
     # SIGTERM (from the supervisor, or from the kernel when the supervisor dies) interrupts the running trial: it
     # is failed as ``interrupted`` and queued to run again. Between trials, the worker just stops.
-    signal.signal(signal.SIGTERM, on_stop_signal)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     _die_with(config.parent_pid)
     faulthandler.enable()  # a segfault writes the Python stack to stderr, which is the trial's log file
     _quiet()
@@ -60,6 +58,15 @@ def child_main(config: ChildConfig, conn: Connection, stop_event: Any) -> None:
         reason = "error"
     _send(conn, ("exit", config.slot.index, reason))
     conn.close()
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """Only the first SIGTERM interrupts: SLURM signals every process of a job and the supervisor then signals its
+    workers again; a second KeyboardInterrupt would cut short the recording of the first."""
+    from lrsearch.interrupt import on_stop_signal, stop_requested
+
+    if not stop_requested():
+        on_stop_signal(signum, frame)
 
 
 def _die_with(parent_pid: int | None) -> None:

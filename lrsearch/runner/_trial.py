@@ -19,7 +19,8 @@ from lrsearch.errors import DiskFull, LrsearchError
 from lrsearch.runner._study import StudyHandle
 from lrsearch.space import TrialConfig
 from lrsearch.storage import DatabaseUnavailable, EpochRow, is_disk_full, retrying
-from lrsearch.storage.optuna_adapter import tell_quietly
+from lrsearch.storage.optuna_adapter import tell_quietly, trial_id
+from lrsearch.trackers import NO_TRACKING, StudyTrackers, TrialStart, TrialTracking
 from lrsearch.training import TrialContext, TrialFailed, managed_train, resolve_device
 
 FAIL_REASONS = ("oom", "nan", "exception", "timeout", "killed", "interrupted", "database", "disk_full")
@@ -47,8 +48,8 @@ class StorageRecorder:
     of fast epochs does not pay a commit per epoch.
     """
 
-    def __init__(self, handle: StudyHandle, trial: optuna.Trial) -> None:
-        self.handle, self.trial = handle, trial
+    def __init__(self, handle: StudyHandle, trial: optuna.Trial, tracking: TrialTracking = NO_TRACKING) -> None:
+        self.handle, self.trial, self.tracking = handle, trial, tracking
         self.epochs = 0
         self.last_value: float | None = None
         self.pending: list[EpochRow] = []
@@ -59,6 +60,7 @@ class StorageRecorder:
         clean = {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}
         self.pending.append(EpochRow(epoch, step, wall_time, clean, groups))
         self.epochs = epoch
+        self.tracking.log_epoch(epoch, step, metrics, groups)  # guarded: a tracker never fails the trial
         if time.monotonic() - self.flushed_at >= FLUSH_EVERY_S:
             self.flush()
 
@@ -136,7 +138,14 @@ def train_config(handle: StudyHandle, ctx: TrialContext, *, evaluate_test: bool 
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``host:pid``, and the SLURM job (``job_task`` of an array) that runs the process, if any."""
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    job = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if all(job):
+        return f"{name} slurm {job[0]}_{job[1]}"
+    if os.environ.get("SLURM_JOB_ID"):
+        return f"{name} slurm {os.environ['SLURM_JOB_ID']}"
+    return name
 
 
 def cpu_threads(spec_threads: int | None, workers: int = 1) -> int:
@@ -159,11 +168,18 @@ def run_trial(handle: StudyHandle, trial: optuna.Trial, *, device: str | None = 
     dev = resolve_device(device or handle.spec.task.device)
     described = apply_threads(dev, threads or cpu_threads(handle.spec.task.threads))
     config = retrying(lambda: handle.space.sample(trial), what=f"sampling trial {trial.number}", url=handle.url)
-    # The record exists from the start: which worker and device run the trial, and where its log is.
+    attrs = trial_attrs(config)
+    # The record exists from the start: which worker and device run the trial, and where its log is; and what
+    # stock Optuna tools should see as user attributes (one transaction for both).
     retrying(lambda: handle.store.start_trial(handle.name, trial.number, config=config.to_dict(), seed=config.seed,
-                                              worker=worker or worker_name(), device=described, log_path=log_path),
+                                              worker=worker or worker_name(), device=described, log_path=log_path,
+                                              trial_id=trial_id(trial), user_attrs=attrs),
              what=f"recording the start of trial {trial.number}", url=handle.url)
-    recorder = StorageRecorder(handle, trial)
+    trackers = trackers_for(handle)
+    tracking = NO_TRACKING if trackers is None else trackers.start_trial(TrialStart(
+        handle.name, trial.number, dict(trial.params), attrs, handle.spec.objective.metric,
+        handle.spec.objective.direction))
+    recorder = StorageRecorder(handle, trial, tracking)
     recorder.log_path = log_path
     ctx = make_context(handle, config, recorder, device=dev, number=trial.number)
     try:
@@ -180,6 +196,9 @@ def run_trial(handle: StudyHandle, trial: optuna.Trial, *, device: str | None = 
         raise  # not the trial's failure: the run stops, and the trial is failed and queued (see the run loops)
     except LrsearchError as exc:
         return _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, "exception", recorder.epochs), str(exc))
+    except SystemExit as exc:  # user code calling sys.exit() fails its trial; it must not end the run as "done"
+        return _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, "exception", recorder.epochs),
+                    f"the trial's code called sys.exit({'' if exc.code is None else repr(exc.code)})")
     except Exception as exc:  # a failing trial must not stop the study
         if is_disk_full(exc):  # the trial's log, the user's own files: not the config's fault
             raise DiskFull(f"the disk is full: {type(exc).__name__}: {exc}. Free some space and run again: the "
@@ -191,6 +210,29 @@ def run_trial(handle: StudyHandle, trial: optuna.Trial, *, device: str | None = 
         return _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, "nan", recorder.epochs),
                     f"final objective is {value}")
     return _end(handle, trial, recorder, Outcome(trial.number, "COMPLETE", value, epochs=recorder.epochs))
+
+
+def trial_attrs(config: TrialConfig) -> dict[str, Any]:
+    """What stock Optuna tools should see of a trial besides its params: the seed, the epochs, and every group's
+    resolved lr (``lr.backbone``: a ratio_of or layer-wise group's lr is not among the params)."""
+    attrs: dict[str, Any] = {"seed": config.seed, "epochs": config.epochs}
+    for opt in config.optimizers:
+        for group in opt.groups:
+            attrs[f"lr.{group.name}"] = group.lr
+    return attrs
+
+
+_TRACKERS: dict[tuple[str, str], StudyTrackers] = {}
+
+
+def trackers_for(handle: StudyHandle) -> StudyTrackers | None:
+    """The study's trackers in this process (made once: a worker runs many trials through them)."""
+    if not handle.spec.trackers:
+        return None
+    key = (handle.url, handle.name)
+    if key not in _TRACKERS:
+        _TRACKERS[key] = StudyTrackers(handle.name, handle.spec.trackers)
+    return _TRACKERS[key]
 
 
 def _end(handle: StudyHandle, trial: optuna.Trial, recorder: StorageRecorder, outcome: Outcome,
@@ -215,8 +257,10 @@ def _end(handle: StudyHandle, trial: optuna.Trial, recorder: StorageRecorder, ou
         # Another process failed it first: its heartbeat had been silent past the grace period.
         print(f"lrsearch: trial {trial.number} was failed meanwhile by another process (its heartbeat was lost); "
               "this result is dropped", file=sys.stderr, flush=True)
+        recorder.tracking.end("FAIL", None, "killed")
         return Outcome(trial.number, "FAIL", None, "killed", recorder.epochs)
     recorder.finish(outcome.reason, message[-20000:] if outcome.state == "FAIL" else None)
+    recorder.tracking.end(outcome.state, outcome.value, outcome.reason)
     return outcome
 
 

@@ -212,8 +212,9 @@ class SearchSpace:
             w.conditions.pop()
         if any(info.has_betas for info in walked):
             w.conditions.append(_among(opt_param, with_betas, choices))
-            b1 = float(w.value(f"{g}.beta1", group.beta1)) if group.beta1 is not None else DEFAULT_BETAS[0]
-            b2 = float(w.value(f"{g}.beta2", group.beta2)) if group.beta2 is not None else DEFAULT_BETAS[1]
+            default_betas = _class_default(opt_name, "betas", DEFAULT_BETAS)
+            b1 = float(w.value(f"{g}.beta1", group.beta1)) if group.beta1 is not None else default_betas[0]
+            b2 = float(w.value(f"{g}.beta2", group.beta2)) if group.beta2 is not None else default_betas[1]
             betas = (b1, b2)
             w.conditions.pop()
         decay = None
@@ -267,6 +268,22 @@ class SearchSpace:
             weight_decay=spec.weight_decay,
             weight_decay_end_factor=float(w.value(f"{prefix}.weight_decay_end_factor", spec.weight_decay_end_factor)),
         )
+
+
+def _class_default(opt_name: str, key: str, fallback: Any) -> Any:
+    """The optimizer class's own default for ``key`` (Lion's betas are (0.9, 0.99)), when it is usable."""
+    from lrsearch.optim import get_optimizer_info
+
+    info = get_optimizer_info(opt_name)
+    try:
+        value = info.class_default(key)
+    except KeyError:
+        return fallback
+    if key == "betas":
+        ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)
+    else:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return tuple(value) if ok and key == "betas" else value if ok else fallback
 
 
 def _resolve_lrs(parts: dict[str, tuple[str | None, float]]) -> dict[str, float]:

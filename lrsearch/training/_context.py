@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import optuna
 import torch
@@ -15,6 +15,8 @@ from torch import nn
 
 from lrsearch.interrupt import raise_if_stopped
 from lrsearch.trial_config import GroupConfig, OptimizerConfig, TrialConfig
+
+T = TypeVar("T")
 
 
 class TrialFailed(Exception):
@@ -73,8 +75,9 @@ class TrialContext:
     Own-loop use (``task: {train: my_pkg.mod:train}``; lrsearch seeds ``random``, numpy and torch with
     ``ctx.seed`` and fixes the CPU thread count before calling it)::
 
-        def train(ctx):
-            model = MyNet().to(ctx.device)
+        def train(ctx, *, width=64):                        # task.options as keyword arguments
+            data = ctx.cache("data", load_data)             # once per worker process, not once per trial
+            model = MyNet(width).to(ctx.device)
             opt = ctx.optimizer(model)                      # param groups + optimizer, as sampled
             sched = ctx.scheduler(opt, steps_per_epoch=len(loader))
             for epoch in range(1, ctx.epochs + 1):
@@ -95,7 +98,8 @@ class TrialContext:
         config: The sampled, resolved :class:`TrialConfig`.
         objective, direction: The metric ``report`` must include, and whether lower or higher is better.
         device: The device this trial was given (``task.device``, or the worker's GPU).
-        options: ``task.options`` from the spec, for the training function's own settings.
+        options: ``task.options`` from the spec, for the training function's own settings (also passed to it as
+            keyword arguments when it names them: ``def train(ctx, *, width=16)``).
         batch_size: ``task.batch_size``.
         evaluate_test: True in confirmation runs: evaluate on the held-out split too and report ``test_*``
             metrics (at least with the last epoch).
@@ -149,6 +153,16 @@ class TrialContext:
         return dict(self._last_metrics)
 
     # -- builders -------------------------------------------------------------------------------------------
+
+    def cache(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()`` once per worker process for ``key``, then the same object in every later trial.
+
+        For data, tokenizers and anything else that does not depend on the sampled config:
+        ``data = ctx.cache(("digits", n_train), lambda: load_digits(n_train))``.
+        """
+        from lrsearch.training._cache import cached
+
+        return cached(key, build)
 
     def param_groups(self, model: nn.Module, optimizer: str | None = None) -> list[dict[str, Any]]:
         """Torch param-group dicts for ``model`` as this trial sampled them (lr, momentum/betas, weight decay)."""
@@ -225,13 +239,13 @@ class TrialContext:
         """Apply freezing for ``epoch`` (1-based): a group with ``freeze_epochs = k`` is frozen in epochs 1..k."""
         from lrsearch.groups import set_frozen
 
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
-            raise ValueError(f"ctx.freeze(epoch): epochs count from 1, got {epoch!r}")
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch <= self.epochs:
+            raise ValueError(f"ctx.freeze(epoch): epochs count from 1 to {self.epochs} (as in ctx.report), got {epoch!r}")
         if not self._bound:
             raise RuntimeError("ctx.freeze needs the optimizers: call ctx.optimizer(...) first")
         for bound in self._bound:
             if bound.read_values is None:
-                set_frozen(bound.optimizer, epoch - 1, model=bound.model, freeze_bn_stats=freeze_bn_stats)
+                set_frozen(bound.optimizer, epoch, model=bound.model, freeze_bn_stats=freeze_bn_stats)
 
     # -- reporting ------------------------------------------------------------------------------------------
 

@@ -33,8 +33,9 @@ def with_groups(*groups: dict, **top: object) -> dict:
 def test_unknown_names_list_the_known_ones(
     data: dict, path: str, kind: str, given: str, suggestion: str, known: list[str]
 ) -> None:
+    tail = "; or an import path such as 'lion_pytorch:Lion'" if kind == "optimizer" else ""
     assert problem_at(data, path) == (
-        f"unknown {kind} {given!r}; did you mean {suggestion!r}? known: {', '.join(known)}"
+        f"unknown {kind} {given!r}; did you mean {suggestion!r}? known: {', '.join(known)}{tail}"
     )
 
 

@@ -59,7 +59,8 @@ def test_unknown_optimizer_lists_the_known_ones() -> None:
     with pytest.raises(LrsearchError, match="unknown optimizer 'adamx'; known: adagrad, adam, adamax, adamw"):
         get_optimizer_info("adamx")
     assert validate_options("adamx", {}) == [
-        f"unknown optimizer 'adamx'; known: {', '.join(optimizer_names())}"
+        f"unknown optimizer 'adamx'; known: {', '.join(optimizer_names())}, or an import path such as "
+        "'lion_pytorch:Lion' (package.module:Class)"
     ]
 
 
