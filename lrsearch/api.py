@@ -162,6 +162,8 @@ def run_study(spec: StudySpec | str | os.PathLike[str], *, trials: int | None = 
         from lrsearch.results import confirm_top
 
         confirm_top(handle, top=spec.confirm.top, seeds=spec.confirm.seeds, progress=progress)
+    if summary.stopped_by in ("database", "disk full"):
+        return handle, summary  # nothing more can be written now
     from lrsearch.dashboard import publish_after_run
 
     publish_after_run(handle)  # the dashboard's lrsearch panels; warns (never fails) without the extra

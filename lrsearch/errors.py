@@ -32,3 +32,12 @@ class TaskError(LrsearchError):
 
 class StorageError(LrsearchError):
     """A storage URL is malformed or unreachable, or a database is not one lrsearch can use."""
+
+
+class DiskFull(StorageError):
+    """The disk holding the database or the trial logs is full (exit code 1: the run stops cleanly)."""
+
+
+class DatabaseUnavailable(StorageError):
+    """The database stayed unreachable, during a run, for longer than ``LRSEARCH_DB_OUTAGE_LIMIT`` (exit code 1:
+    not the user's input, the database went away)."""

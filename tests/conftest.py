@@ -84,3 +84,12 @@ def postgres_url() -> Iterator[str]:
 
     with fresh_postgres_database() as url:
         yield url
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[Any]:
+    """A PostgreSQL server of this test's own, which it may stop and start (see tests/fixtures_tasks/own_postgres.py)."""
+    from tests.fixtures_tasks.own_postgres import own_postgres as start_own
+
+    with start_own() as server:
+        yield server

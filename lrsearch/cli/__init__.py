@@ -15,7 +15,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from lrsearch.errors import LrsearchError
+from lrsearch.errors import DatabaseUnavailable, LrsearchError
 from lrsearch.version import __version__
 
 __all__ = ["build_parser", "cli_reference", "command_parsers", "main"]
@@ -81,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_warnings()
     try:
         return int(args.func(args) or 0)
+    except DatabaseUnavailable as exc:  # not the user's input: the database went away during the command
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except LrsearchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

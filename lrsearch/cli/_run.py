@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from lrsearch.api import run_study
     from lrsearch.errors import LrsearchError
-    from lrsearch.runner import describe_run
+    from lrsearch.runner import describe_run, verdict
 
     quiet_optuna()
     if args.trials is not None and args.trials < 1:
@@ -56,8 +56,14 @@ def run(args: argparse.Namespace) -> int:
         devices=args.device, trials_per_device=args.trials_per_device,
         progress=None if args.quiet else sys.stderr, confirm=not args.no_confirm,
     )
+    if summary.stopped_by == "database":  # nothing more can be read now; the notes say what is left
+        print(f"study {handle.name!r}: " + "; ".join(summary.notes))
+        return 1
     print(describe_run(handle, summary))
-    return 130 if summary.stopped_by == "interrupted" else 0
+    code, why = verdict(handle, summary)
+    if why:
+        print(f"error: {why}", file=sys.stderr)
+    return code
 
 
 def create_only(args: argparse.Namespace, storage: str | None) -> int:

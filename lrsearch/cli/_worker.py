@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def worker(args: argparse.Namespace) -> int:
     from lrsearch.config import resolve_storage
-    from lrsearch.runner import describe_run, open_stored_study
+    from lrsearch.runner import describe_run, open_stored_study, verdict
     from lrsearch.runner.workers import serve
 
     quiet_optuna()
@@ -76,13 +76,21 @@ def worker(args: argparse.Namespace) -> int:
     summaries = serve(url, studies=studies, workers=workers, devices=devices, trials_per_device=per_device,
                       timeout=timeout, poll=poll, log_dir=Path(log_dir).expanduser().resolve() if log_dir else None,
                       out=None if args.quiet else sys.stderr)
-    interrupted = False
+    code = 0
     for name, summary in summaries.items():
-        print(describe_run(open_stored_study(url, name), summary))
-        interrupted |= summary.stopped_by == "interrupted"
+        if summary.stopped_by == "database":  # nothing more can be read now; the notes say what is left
+            print(f"study {name!r}: " + "; ".join(summary.notes))
+            code = max(code, 1)
+            continue
+        handle = open_stored_study(url, name)
+        print(describe_run(handle, summary))
+        study_code, why = verdict(handle, summary)
+        if why:
+            print(f"error: {why}", file=sys.stderr)
+        code = max(code, study_code)
     if not summaries:
         print("no trial to run: every study has reached its budget")
-    return 130 if interrupted else 0
+    return code
 
 
 def _int_option(value: int | None, flag: str, env: str, default: int) -> int:

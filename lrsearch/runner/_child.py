@@ -17,7 +17,6 @@ from typing import Any
 from lrsearch.runner._devices import WorkerSlot
 
 _WAIT_S = 1.0
-_DB_RETRY_S = 10.0
 
 
 @dataclass
@@ -30,35 +29,18 @@ class ChildConfig:
     studies: list[str] | None = None  # None: every lrsearch study in the storage, in name order
     totals: dict[str, int | None] = field(default_factory=dict)  # a run's --trials, per study
     poll: float | None = None  # when no study has budget left: look again after this long instead of exiting
-
-
-class _Stop:
-    """SIGTERM from the supervisor: interrupt the running trial (it is failed as ``interrupted`` and queued to run
-    again); between trials, just stop before the next one."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.in_trial = False
-
-    def __call__(self, signum: int, frame: Any) -> None:
-        # Only the first SIGTERM interrupts: SLURM signals every process of a job and the supervisor then signals
-        # its workers again; a second KeyboardInterrupt would cut short the recording of the first.
-        first = not self.requested
-        self.requested = True
-        if self.in_trial and first:
-            from lrsearch.interrupt import request_stop
-
-            request_stop()  # raised again at the next step if this KeyboardInterrupt is dropped (see lrsearch.interrupt)
-            raise KeyboardInterrupt
+    parent_pid: int | None = None  # the supervisor: this worker stops when it is gone
 
 
 def child_main(config: ChildConfig, conn: Connection, stop_event: Any) -> None:
     """Entry point of a worker process."""
-    stop = _Stop()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the supervisor, which sends SIGTERM
-    signal.signal(signal.SIGTERM, stop)
     if config.slot.cuda_visible_devices is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = config.slot.cuda_visible_devices  # before anything touches CUDA
+    # SIGTERM (from the supervisor, or from the kernel when the supervisor dies) interrupts the running trial: it
+    # is failed as ``interrupted`` and queued to run again. Between trials, the worker just stops.
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    _die_with(config.parent_pid)
     faulthandler.enable()  # a segfault writes the Python stack to stderr, which is the trial's log file
     _quiet()
     from lrsearch.errors import LrsearchError
@@ -68,7 +50,7 @@ def child_main(config: ChildConfig, conn: Connection, stop_event: Any) -> None:
         import torch
 
         torch.set_num_threads(config.slot.threads)
-        reason = _serve(config, conn, stop_event, stop)
+        reason = _serve(config, conn, stop_event)
     except KeyboardInterrupt:
         reason = "interrupted"
     except LrsearchError as exc:
@@ -78,52 +60,93 @@ def child_main(config: ChildConfig, conn: Connection, stop_event: Any) -> None:
     conn.close()
 
 
-def _serve(config: ChildConfig, conn: Connection, stop_event: Any, stop: _Stop) -> str:
-    """Run trials until no study has budget left (or a stop); ride out a database that is briefly unreachable."""
-    from sqlalchemy.exc import OperationalError
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """Only the first SIGTERM interrupts: SLURM signals every process of a job and the supervisor then signals its
+    workers again; a second KeyboardInterrupt would cut short the recording of the first."""
+    from lrsearch.interrupt import on_stop_signal, stop_requested
 
-    from lrsearch.storage import redact_text
+    if not stop_requested():
+        on_stop_signal(signum, frame)
+
+
+def _die_with(parent_pid: int | None) -> None:
+    """Get SIGTERM when the supervisor dies, even of SIGKILL (Linux: ``PR_SET_PDEATHSIG``; elsewhere a thread
+    watching the parent), so that no worker runs trials unsupervised."""
+    if parent_pid is None:
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGTERM, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG = 1
+            raise OSError(ctypes.get_errno(), "prctl")
+    except (OSError, AttributeError):
+        import threading
+
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                threading.Event().wait(1.0)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=watch, name="lrsearch-parent-watch", daemon=True).start()
+        return
+    if os.getppid() != parent_pid:  # the supervisor died before the signal was armed
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _serve(config: ChildConfig, conn: Connection, stop_event: Any) -> str:
+    """Run trials until no study has budget left (or a stop). A database outage is waited out by each call (up to
+    ``LRSEARCH_DB_OUTAGE_LIMIT``); past it, the worker tells the supervisor and stops."""
+    from lrsearch.errors import DiskFull
+    from lrsearch.interrupt import stop_requested
+    from lrsearch.storage import DatabaseUnavailable, is_disk_full
 
     state: dict[str, Any] = {"handles": {}, "done": set()}
-    while not (stop_event.is_set() or stop.requested):
+    while not (stop_event.is_set() or stop_requested()):
         try:
-            result = _turn(config, conn, stop_event, stop, state)
-        except OperationalError as exc:  # the server restarting, a network blip: pooled connections are re-made
-            reason = redact_text(str(getattr(exc, "orig", exc)).strip().splitlines()[0], config.url)
-            print(f"lrsearch worker {config.slot.index}: database unavailable ({reason}); retrying in "
-                  f"{_DB_RETRY_S:g} s", file=sys.stderr, flush=True)
-            stop_event.wait(_DB_RETRY_S)
-            continue
+            result = _turn(config, conn, stop_event, state)
+        except DatabaseUnavailable as exc:
+            _send(conn, ("unavailable", config.slot.index, str(exc)))
+            return "unavailable"
+        except (DiskFull, OSError) as exc:
+            if not (isinstance(exc, DiskFull) or is_disk_full(exc)):
+                raise
+            _send(conn, ("disk full", config.slot.index, str(exc)))
+            return "disk full"
         if result is not None:
             return result
     return "stopped"
 
 
-def _turn(config: ChildConfig, conn: Connection, stop_event: Any, stop: _Stop, state: dict[str, Any]) -> str | None:
+def _turn(config: ChildConfig, conn: Connection, stop_event: Any, state: dict[str, Any]) -> str | None:
     """Run one trial, or wait once; a reason to exit when there is nothing left to do."""
+    from lrsearch.interrupt import interrupts_held
     from lrsearch.runner._run import next_trial, reap_stale
     from lrsearch.runner._study import open_stored_study
-    from lrsearch.storage import Store
+    from lrsearch.storage import Store, retrying
 
     handles, done = state["handles"], state["done"]
     waiting = []
-    for name in config.studies or Store(config.url).study_names():
+    names = config.studies or retrying(lambda: Store(config.url).study_names(), what="listing the studies",
+                                       url=config.url)
+    for name in names:
         if name in done:
             continue
         if name not in handles:
-            handles[name] = open_stored_study(config.url, name)
+            handles[name] = retrying(lambda name=name: open_stored_study(config.url, name), what=f"opening study {name!r}",
+                                     url=config.url)
             _warm_up(handles[name])
         handle = handles[name]
-        trial = next_trial(handle, config.totals.get(name, handle.spec.budget.trials))
+        with interrupts_held():  # the trial is in hand before a SIGTERM can act: it is failed and queued then
+            trial = next_trial(handle, config.totals.get(name, handle.spec.budget.trials))
+            if not isinstance(trial, (str, type(None))):
+                log_path, worker = _announce(config, conn, handle, trial)
+        if not isinstance(trial, (str, type(None))):
+            return _run_one(config, conn, handle, trial, log_path, worker)
         if trial is None:
             done.add(name)
         elif trial == "wait":
             waiting.append(handle)
-        else:
-            outcome = _run_one(config, conn, handle, trial, stop)
-            if outcome.reason == "oom" and _uses_cuda():
-                return "recycle"  # a fresh process gives the next trial all of the GPU's memory back
-            return None
     if waiting:  # others run the last trials; one of them may have died
         for handle in waiting:
             reap_stale(handle)
@@ -138,28 +161,45 @@ def _turn(config: ChildConfig, conn: Connection, stop_event: Any, stop: _Stop, s
     return None
 
 
-def _run_one(config: ChildConfig, conn: Connection, handle: Any, trial: Any, stop: _Stop) -> Any:
-    from lrsearch.runner._heartbeat import Heartbeat
-    from lrsearch.runner._logs import trial_log_path, trial_output
-    from lrsearch.runner._trial import Outcome, run_trial, worker_name
-    from lrsearch.storage.optuna_adapter import storage_of, trial_id
+def _announce(config: ChildConfig, conn: Connection, handle: Any, trial: Any) -> tuple[Path, str]:
+    """Tell the supervisor which trial this worker runs and where its log goes."""
+    from lrsearch.runner._logs import trial_log_path
+    from lrsearch.runner._trial import worker_name
+    from lrsearch.storage.optuna_adapter import trial_id
 
     log_path = trial_log_path(Path(config.log_dir), handle.name, trial.number)
     worker = worker_name()
     _send(conn, ("started", config.slot.index, handle.name, trial.number, trial_id(trial), str(log_path), worker))
-    stop.in_trial = True
+    return log_path, worker
+
+
+def _run_one(config: ChildConfig, conn: Connection, handle: Any, trial: Any, log_path: Path, worker: str) -> str | None:
+    from lrsearch.interrupt import interrupts_held, raise_if_stopped
+    from lrsearch.runner._heartbeat import Heartbeat
+    from lrsearch.runner._logs import trial_output
+    from lrsearch.runner._lost import settle_cut_short
+    from lrsearch.runner._trial import Outcome, run_trial
+    from lrsearch.storage.optuna_adapter import storage_of, trial_id
+
     try:
+        raise_if_stopped()  # a SIGTERM held back while the trial was asked for
         with Heartbeat(trial_id(trial), storage_of(handle.study)), trial_output(log_path):
             outcome = run_trial(handle, trial, device=config.slot.device, worker=worker, log_path=str(log_path),
                                 threads=handle.spec.task.threads or config.slot.threads)
     except KeyboardInterrupt:
-        _send(conn, ("finished", config.slot.index, handle.name, Outcome(trial.number, "FAIL", None, "interrupted")))
+        # run_trial fails and queues a trial interrupted while it trains; this covers the moments around that.
+        settle_cut_short(handle.url, handle.name, trial_id(trial), reason="interrupted",
+                         message="the worker was stopped (SIGTERM)", log_path=str(log_path), limit=30)
+        with interrupts_held():
+            _send(conn, ("finished", config.slot.index, handle.name,
+                         Outcome(trial.number, "FAIL", None, "interrupted", log_path=str(log_path))))
         raise
-    finally:
-        stop.in_trial = False
-    _send(conn, ("finished", config.slot.index, handle.name, outcome))
+    with interrupts_held():
+        _send(conn, ("finished", config.slot.index, handle.name, outcome))
     _release_memory()
-    return outcome
+    if outcome.reason == "oom" and _uses_cuda():
+        return "recycle"  # a fresh process gives the next trial all of the GPU's memory back
+    return None
 
 
 def _warm_up(handle: Any) -> None:

@@ -46,12 +46,18 @@ class Progress:
         return counts["COMPLETE"] + counts["PRUNED"]
 
     def failure_line(self, outcome: Outcome) -> str:
-        line = f"[{self.handle.name}] trial {outcome.number} failed ({outcome.reason})"
-        if self.log_dir is not None:
-            line += f"; log: {shown_path(trial_log_path(self.log_dir, self.handle.name, outcome.number))}"
-        return line
+        return describe_failure(self.handle.name, outcome, self.log_dir)
 
     def update(self, outcome: Outcome | None = None, force: bool = False, final: bool = False) -> None:
+        try:
+            self._update(outcome, force, final)
+        except Exception as exc:  # the status is cosmetic: a database outage must not stop the run over it
+            from lrsearch.storage import is_outage
+
+            if not is_outage(exc):
+                raise
+
+    def _update(self, outcome: Outcome | None, force: bool, final: bool) -> None:
         if self.stream is None:
             return
         failed = outcome is not None and outcome.state == "FAIL"
@@ -144,6 +150,17 @@ def _make_bar(name: str, total: int | None, initial: int, stream: TextIO):  # no
     return tqdm(total=total, initial=min(initial, total) if total else initial, file=stream, desc=desc,
                 unit="trial", dynamic_ncols=True, leave=True, smoothing=0.1, mininterval=0,
                 bar_format=_BAR_FORMAT if total else _COUNTER_FORMAT)
+
+
+def describe_failure(study: str, outcome: Outcome, log_dir: Path | None = None) -> str:
+    """``[study] trial 3 failed (exception): RuntimeError: ...; log: lrsearch-logs/study/trial-3.log``"""
+    text = f"[{study}] trial {outcome.number} failed ({outcome.reason})"
+    if outcome.error:
+        text += f": {outcome.error}"
+    log = outcome.log_path or (str(trial_log_path(log_dir, study, outcome.number)) if log_dir is not None else None)
+    if log:
+        text += f"; log: {shown_path(Path(log))}"
+    return text
 
 
 def shown_path(path: Path) -> str:

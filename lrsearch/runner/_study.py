@@ -17,7 +17,15 @@ import sqlalchemy as sa
 from lrsearch.config import StudySpec, build_pruner, build_sampler, import_plugins, spec_hash
 from lrsearch.errors import SpecError, StorageError
 from lrsearch.space import SearchSpace
-from lrsearch.storage import Store, check_storage, existing_study, optuna_storage, redact, sqlite_path
+from lrsearch.storage import (
+    Store,
+    check_storage,
+    existing_study,
+    keep_reserve,
+    optuna_storage,
+    redact,
+    sqlite_path,
+)
 from lrsearch.storage.optuna_adapter import count_trials_by_state, study_id
 from lrsearch.version import __version__
 
@@ -109,12 +117,52 @@ def describe_change(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return [k for k in keys if old.get(k) != new.get(k)]
 
 
+@contextlib.contextmanager
+def creation_lock(url: str) -> Iterator[None]:
+    """Held while a study is created or opened for a run: two first runs at once on a new database must not both
+    create Optuna's and lrsearch's tables (the loser saw "table already exists" and exited 2). SQLite: the file lock
+    beside the database; PostgreSQL: a session advisory lock; elsewhere nothing."""
+    path = sqlite_path(url)
+    if path is not None:
+        from filelock import FileLock  # portable (fcntl is POSIX-only); the same lock file as budget_lock's
+
+        with FileLock(f"{path}.lock"):
+            yield
+        return
+    engine = Store(url).engine
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _CREATION_LOCK})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _CREATION_LOCK})
+            conn.commit()
+
+
+_CREATION_LOCK = int.from_bytes(hashlib.sha256(b"lrsearch: create tables").digest()[:8], "big") & 0x7FFFFFFFFFFFFFFF
+
+
 def open_study(spec: StudySpec, url: str | None = None, *, create: bool = True, source: str | None = None) -> StudyHandle:
     """Create the study or resume it. Refuses, without writing anything, a changed search space."""
     url = url or spec.storage
     assert url is not None
-    check_storage(url, create=create)
-    refuse_foreign(url, spec, source)
+    path = sqlite_path(url)
+    if path is None or not path.parent.is_dir():
+        check_storage(url, create=create)  # a server that cannot be reached, a missing directory: said at once
+    with creation_lock(url):
+        if path is not None:  # checked under the lock: another first run may be creating the file right now
+            check_storage(url, create=create)
+        refuse_foreign(url, spec, source)
+        handle = _open_study(spec, url, create=create, source=source)
+        keep_reserve(url)
+        return handle
+
+
+def _open_study(spec: StudySpec, url: str, *, create: bool, source: str | None) -> StudyHandle:
     store = Store(url)
     new_spec = stored_form(spec, url)
     new_hash = spec_hash(spec)

@@ -7,7 +7,7 @@ import optuna
 from lrsearch.runner._run import RunSummary
 from lrsearch.runner._study import FINISHED, StudyHandle
 from lrsearch.space import TrialConfig
-from lrsearch.storage import redact
+from lrsearch.storage import redact, retrying
 
 
 def describe_config(config: TrialConfig) -> list[str]:
@@ -43,6 +43,30 @@ def _fmt(v: object) -> str:
 
 
 def describe_run(handle: StudyHandle, summary: RunSummary) -> str:
+    """What the run did and the study's best trial so far (waiting out a database outage to read them)."""
+    return retrying(lambda: _describe_run(handle, summary), what="summarising the run", url=handle.url)
+
+
+# A run that stopped for one of these did not do what it was asked: it exits 1.
+FAILED_STOPS = ("failures", "repeated error", "database", "disk full")
+
+
+def verdict(handle: StudyHandle, summary: RunSummary) -> tuple[int, str | None]:
+    """The exit code of a run and, when it is not 0, why: 130 interrupted (Ctrl-C, SIGTERM); 1 stopped by
+    failures, a repeated error, the database or a full disk, or no completed trial in the study at all."""
+    if summary.stopped_by == "interrupted":
+        return 130, None
+    if summary.stopped_by in FAILED_STOPS:
+        return 1, f"the run stopped early ({summary.stopped_by}); see above"
+    complete = retrying(lambda: handle.counts()["COMPLETE"], what="counting trials", url=handle.url)
+    if complete == 0:
+        failed = summary.count("FAIL")
+        return 1, (f"no trial of study {handle.name!r} has completed ({failed} failed in this run): there is no "
+                   "result. Each failure above names its error and its log")
+    return 0, None
+
+
+def _describe_run(handle: StudyHandle, summary: RunSummary) -> str:
     counts = handle.counts()
     here = (f"this run: {summary.count('COMPLETE')} complete, {summary.count('PRUNED')} pruned, "
             f"{summary.count('FAIL')} failed in {summary.seconds:.1f}s")
@@ -51,6 +75,7 @@ def describe_run(handle: StudyHandle, summary: RunSummary) -> str:
         f"  {here}" + ("" if summary.stopped_by == "budget" else f" (stopped: {summary.stopped_by})"),
         f"  in total: {counts['COMPLETE']} complete, {counts['PRUNED']} pruned, {counts['FAIL']} failed",
     ]
+    lines += [f"  {note}" for note in summary.notes]
     best, foreign = best_and_foreign(handle)
     if foreign:
         lines.append(f"  {len(foreign)} finished trial(s) not run by lrsearch (added with plain Optuna: "

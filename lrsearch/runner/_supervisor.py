@@ -20,13 +20,15 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from lrsearch.errors import LrsearchError
+from lrsearch.errors import DiskFull, LrsearchError
 from lrsearch.interrupt import raise_if_stopped, request_stop, sticky_ctrl_c
 from lrsearch.runner._child import ChildConfig, child_main
 from lrsearch.runner._devices import WorkerSlot
 from lrsearch.runner._logs import log_tail
 from lrsearch.runner._lost import fail_lost_trial
+from lrsearch.runner._repeats import RepeatedFailure
 from lrsearch.runner._trial import Outcome
+from lrsearch.storage import DatabaseUnavailable, release_reserve, retrying
 
 # A worker that dies this many times in a row without finishing a trial is not replaced again.
 MAX_CRASHES = 3
@@ -82,6 +84,7 @@ class Supervisor:
     outcomes: list[tuple[str, Outcome]] = field(default_factory=list)
     stopped_by: str = "budget"
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # why the run stopped early, trials left behind
 
     def run(self) -> list[tuple[str, Outcome]]:
         # PYTHONWARNINGS naming Optuna's warning classes cannot be applied when a new interpreter starts (it
@@ -99,6 +102,8 @@ class Supervisor:
         self._children: list[_Child] = []
         self._crashes = {slot.index: 0 for slot in self.slots}
         self._failed_in_a_row = 0
+        self._repeated = RepeatedFailure()
+        self._deferred: list[tuple[_Child, int | None]] = []
         started = time.monotonic()
         previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
         with sticky_ctrl_c():
@@ -113,9 +118,16 @@ class Supervisor:
             except KeyboardInterrupt:
                 self.stopped_by = "interrupted"
                 self._shutdown()
+            except DatabaseUnavailable as exc:  # the supervisor's own writes (failing a dead worker's trial)
+                self._unavailable(f"stopped: {exc}")
+                self._shutdown()
+            except DiskFull as exc:
+                self._disk_full(f"stopped: {exc}")
+                self._shutdown()
             finally:
                 if previous is not None:
                     signal.signal(signal.SIGTERM, previous)
+        self._settle_deferred()
         if self.errors and not self.outcomes:
             raise LrsearchError(self.errors[0])
         return self.outcomes
@@ -167,6 +179,42 @@ class Supervisor:
         elif kind == "error":
             self.errors.append(message[2])
             self.on_note(f"worker {child.slot.index} stopped: {message[2]}")
+        elif kind == "unavailable":
+            child.exit_reason = "unavailable"
+            self._unavailable(f"stopped: worker {child.slot.index}: {message[2]}")
+        elif kind == "disk full":
+            child.exit_reason = "disk full"
+            self._disk_full(f"stopped: worker {child.slot.index}: {message[2]}")
+
+    def _disk_full(self, note: str) -> None:
+        """No room left: kill every worker now. A worker left to stop its trial itself would write with the disk
+        full (and half succeed), or take the room the reserve frees; so the supervisor alone writes, once all have
+        exited: it frees the reserve and fails and queues their trials (:meth:`_settle_deferred`)."""
+        if self.stopped_by != "disk full":
+            self.stopped_by = "disk full"
+            self.notes.append(note)
+            self.on_note(note)
+        self._stop.set()
+        for other in self._children:
+            with suppress(ProcessLookupError):
+                os.kill(other.process.pid or 0, signal.SIGKILL)
+
+    def _settle_deferred(self) -> None:
+        """After a full disk: with every worker gone, free the reserve and record the trials they were running."""
+        if not self._deferred:
+            return
+        release_reserve(self.url)
+        deferred, self._deferred = self._deferred, []
+        for child, code in deferred:
+            self._lost(child, code)
+
+    def _unavailable(self, note: str) -> None:
+        """The database is gone for longer than the limit: stop every worker (they would wait in vain)."""
+        if self.stopped_by != "database":
+            self.stopped_by = "database"
+            self.notes.append(note)
+            self.on_note(note)
+        self._stop.set()
 
     def _record(self, study: str, outcome: Outcome) -> None:
         self.outcomes.append((study, outcome))
@@ -180,6 +228,10 @@ class Supervisor:
             self._request_stop("failures")
         if self.max_failures_in_a_row is not None and self._failed_in_a_row >= self.max_failures_in_a_row:
             self._request_stop("failures")
+        if self._repeated.add(outcome) and not self._stop.is_set():
+            self._request_stop("repeated error")
+            self.notes.append(self._repeated.describe())
+            self.on_note(self._repeated.describe())
 
     def _exited(self, child: _Child) -> None:
         child.process.join()
@@ -187,8 +239,12 @@ class Supervisor:
         self._children.remove(child)
         code = child.process.exitcode
         if child.running is not None:
-            self._lost(child, code)
-        if child.exit_reason in ("done", "stopped", "interrupted", "error") or self._stop.is_set():
+            if self.stopped_by == "disk full":
+                self._deferred.append((child, code))  # recorded once every worker is gone
+            else:
+                self._lost(child, code)
+        if child.exit_reason in ("done", "stopped", "interrupted", "error", "unavailable", "disk full") \
+                or self._stop.is_set():
             return
         if child.exit_reason != "recycle" and child.killed_for is None:
             self._crashes[child.slot.index] += 1
@@ -203,27 +259,44 @@ class Supervisor:
         run = child.running
         assert run is not None
         child.running = None
+        limit = 0.0 if self.stopped_by == "database" else None
         if child.killed_for == "timeout":
             reason = "timeout"
             message = (f"the trial ran past budget.trial_timeout ({self.trial_timeouts(run.study):g} s) and did not "
                        f"stop; the supervisor killed its worker after {time.monotonic() - run.started:.1f} s")
+        elif child.exit_reason == "unavailable" or self.stopped_by == "database":
+            reason, limit = "database", 0.0  # one try: the worker has already waited out the limit
+            message = "the database was unreachable for longer than LRSEARCH_DB_OUTAGE_LIMIT; the worker stopped"
+        elif self.stopped_by == "disk full":
+            reason, limit = "disk_full", 0.0
+            message = "the disk was full; the run stopped"
         else:
             reason = "killed" if not self._stop.is_set() else "interrupted"
             message = f"the worker process running the trial {_describe_exit(code)}"
         tail = log_tail(run.log_path)
         if tail:
             message += f"\nlast lines of {run.log_path}:\n{tail}"
-        number = fail_lost_trial(self.url, run.study, run.trial_id, reason=reason, message=message,
-                                 log_path=run.log_path, worker=run.worker)
+        try:
+            number = retrying(lambda: fail_lost_trial(self.url, run.study, run.trial_id, reason=reason,
+                                                      message=message, log_path=run.log_path, worker=run.worker),
+                              what=f"failing trial {run.number} of a dead worker", url=self.url, limit=limit,
+                              say=self.on_note)
+        except (DatabaseUnavailable, DiskFull) as exc:
+            from lrsearch.runner._run import left_running
+
+            note = left_running(run.number, str(exc) if limit != 0.0 else "the database is unreachable")
+            self.notes.append(note)
+            self.on_note(note)
+            return
         if number is not None:
-            self._record(run.study, Outcome(number, "FAIL", None, reason))
+            self._record(run.study, Outcome(number, "FAIL", None, reason, log_path=run.log_path))
 
     # -- starting and stopping workers ---------------------------------------------------------------------
 
     def _start(self, slot: WorkerSlot) -> None:
         parent_conn, child_conn = self._ctx.Pipe(duplex=False)
         config = ChildConfig(url=self.url, slot=slot, log_dir=self.log_dir, studies=self.studies,
-                             totals=dict(self.totals), poll=self.poll)
+                             totals=dict(self.totals), poll=self.poll, parent_pid=os.getpid())
         process = self._ctx.Process(target=child_main, args=(config, child_conn, self._stop),
                                     name=f"lrsearch-worker-{slot.index}", daemon=False)
         # The spawned interpreter inherits this environment: pinned to its GPU before it could initialise CUDA.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import socket
@@ -14,15 +15,15 @@ from typing import Any
 import optuna
 import torch
 
-from lrsearch.errors import LrsearchError
+from lrsearch.errors import DiskFull, LrsearchError
 from lrsearch.runner._study import StudyHandle
 from lrsearch.space import TrialConfig
-from lrsearch.storage import EpochRow
+from lrsearch.storage import DatabaseUnavailable, EpochRow, is_disk_full, retrying
 from lrsearch.storage.optuna_adapter import tell_quietly, trial_id
 from lrsearch.trackers import NO_TRACKING, StudyTrackers, TrialStart, TrialTracking
 from lrsearch.training import TrialContext, TrialFailed, managed_train, resolve_device
 
-FAIL_REASONS = ("oom", "nan", "exception", "timeout", "killed", "interrupted")
+FAIL_REASONS = ("oom", "nan", "exception", "timeout", "killed", "interrupted", "database", "disk_full")
 # Curve rows are written at least this often (and when the trial ends): an epoch of real training takes longer,
 # so each epoch commits on its own; trials of many fast epochs do not pay a commit per epoch.
 FLUSH_EVERY_S = 2.0
@@ -35,6 +36,8 @@ class Outcome:
     value: float | None
     reason: str | None = None
     epochs: int = 0
+    error: str | None = None  # a failed trial's message (its traceback's last line for an exception)
+    log_path: str | None = None
 
 
 class StorageRecorder:
@@ -51,6 +54,7 @@ class StorageRecorder:
         self.last_value: float | None = None
         self.pending: list[EpochRow] = []
         self.flushed_at = time.monotonic()
+        self.log_path: str | None = None
 
     def record(self, epoch: int, step: int, wall_time: float, metrics: dict[str, float], groups: list[dict[str, Any]]) -> None:
         clean = {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}
@@ -61,11 +65,15 @@ class StorageRecorder:
             self.flush()
 
     def flush(self) -> None:
-        self.handle.store.record_epochs(self.handle.name, self.trial.number, self._take())
+        rows = self._take()
+        retrying(lambda: self.handle.store.record_epochs(self.handle.name, self.trial.number, rows),
+                 what=f"recording the epochs of trial {self.trial.number}", url=self.handle.url)
 
     def finish(self, fail_reason: str | None = None, error: str | None = None) -> None:
-        self.handle.store.finish_trial(self.handle.name, self.trial.number, fail_reason=fail_reason, error=error,
-                                       epochs=self._take())
+        rows = self._take()
+        retrying(lambda: self.handle.store.finish_trial(self.handle.name, self.trial.number, fail_reason=fail_reason,
+                                                        error=error, epochs=rows),
+                 what=f"closing the record of trial {self.trial.number}", url=self.handle.url)
 
     def _take(self) -> list[EpochRow]:
         rows, self.pending = self.pending, []
@@ -73,9 +81,12 @@ class StorageRecorder:
         return rows
 
     def should_prune(self, epoch: int, value: float) -> bool:
-        self.trial.report(value, epoch)
+        def report() -> bool:
+            self.trial.report(value, epoch)
+            return self.trial.should_prune()
+
         self.last_value = value
-        return self.trial.should_prune()
+        return retrying(report, what=f"reporting epoch {epoch} of trial {self.trial.number}", url=self.handle.url)
 
 
 def load_task_for(spec: Any) -> Any:
@@ -156,18 +167,20 @@ def run_trial(handle: StudyHandle, trial: optuna.Trial, *, device: str | None = 
     """Sample ``trial``'s config, train it, and tell Optuna how it ended. Never raises for a failing trial."""
     dev = resolve_device(device or handle.spec.task.device)
     described = apply_threads(dev, threads or cpu_threads(handle.spec.task.threads))
-    config = handle.space.sample(trial)
+    config = retrying(lambda: handle.space.sample(trial), what=f"sampling trial {trial.number}", url=handle.url)
     attrs = trial_attrs(config)
     # The record exists from the start: which worker and device run the trial, and where its log is; and what
     # stock Optuna tools should see as user attributes (one transaction for both).
-    handle.store.start_trial(handle.name, trial.number, config=config.to_dict(), seed=config.seed,
-                             worker=worker or worker_name(), device=described, log_path=log_path,
-                             trial_id=trial_id(trial), user_attrs=attrs)
+    retrying(lambda: handle.store.start_trial(handle.name, trial.number, config=config.to_dict(), seed=config.seed,
+                                              worker=worker or worker_name(), device=described, log_path=log_path,
+                                              trial_id=trial_id(trial), user_attrs=attrs),
+             what=f"recording the start of trial {trial.number}", url=handle.url)
     trackers = trackers_for(handle)
     tracking = NO_TRACKING if trackers is None else trackers.start_trial(TrialStart(
         handle.name, trial.number, dict(trial.params), attrs, handle.spec.objective.metric,
         handle.spec.objective.direction))
     recorder = StorageRecorder(handle, trial, tracking)
+    recorder.log_path = log_path
     ctx = make_context(handle, config, recorder, device=dev, number=trial.number)
     try:
         metrics = train_config(handle, ctx)
@@ -179,12 +192,17 @@ def run_trial(handle: StudyHandle, trial: optuna.Trial, *, device: str | None = 
         # The config was cut short, not judged: run it again when the study resumes.
         handle.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
         raise
+    except (DatabaseUnavailable, DiskFull):
+        raise  # not the trial's failure: the run stops, and the trial is failed and queued (see the run loops)
     except LrsearchError as exc:
         return _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, "exception", recorder.epochs), str(exc))
     except SystemExit as exc:  # user code calling sys.exit() fails its trial; it must not end the run as "done"
         return _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, "exception", recorder.epochs),
                     f"the trial's code called sys.exit({'' if exc.code is None else repr(exc.code)})")
     except Exception as exc:  # a failing trial must not stop the study
+        if is_disk_full(exc):  # the trial's log, the user's own files: not the config's fault
+            raise DiskFull(f"the disk is full: {type(exc).__name__}: {exc}. Free some space and run again: the "
+                           "study resumes where it stopped") from None
         reason, message = classify(exc)
         return _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, reason, recorder.epochs), message)
     value = metrics.get(handle.spec.objective.metric, recorder.last_value)
@@ -222,12 +240,19 @@ def _end(handle: StudyHandle, trial: optuna.Trial, recorder: StorageRecorder, ou
     """Tell Optuna how the trial ended and close its record."""
     if outcome.state == "FAIL":
         # The trial's log gets the reason and traceback too (stderr is the log file while a trial runs).
-        print(f"lrsearch: trial {trial.number} failed ({outcome.reason}): {message}", file=sys.stderr, flush=True)
+        with contextlib.suppress(OSError):  # a full disk: the database record below still says it
+            print(f"lrsearch: trial {trial.number} failed ({outcome.reason}): {message}", file=sys.stderr, flush=True)
+        outcome.error = error_line(message)
+        outcome.log_path = recorder.log_path
     state = getattr(optuna.trial.TrialState, outcome.state)
-    try:
+
+    def record() -> None:
         if outcome.state == "FAIL":
             trial.set_user_attr("fail_reason", outcome.reason)
         tell_quietly(handle.study, trial, state, outcome.value if outcome.state == "COMPLETE" else None)
+
+    try:
+        retrying(record, what=f"recording the end of trial {trial.number}", url=handle.url)
     except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
         # Another process failed it first: its heartbeat had been silent past the grace period.
         print(f"lrsearch: trial {trial.number} was failed meanwhile by another process (its heartbeat was lost); "
@@ -238,3 +263,11 @@ def _end(handle: StudyHandle, trial: optuna.Trial, recorder: StorageRecorder, ou
     recorder.tracking.end(outcome.state, outcome.value, outcome.reason)
     return outcome
 
+
+def error_line(message: str) -> str:
+    """The line of a failure message that names the error: a traceback's last line, else the first line."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    line = lines[-1] if lines[0].startswith("Traceback") else lines[0]
+    return line if len(line) <= 300 else line[:300] + " ..."

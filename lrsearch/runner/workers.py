@@ -14,13 +14,12 @@ from typing import TextIO
 
 from lrsearch.errors import LrsearchError
 from lrsearch.runner._devices import WorkerSlot, machine_devices, plan_workers
-from lrsearch.runner._logs import trial_log_path
-from lrsearch.runner._progress import Progress, shown_path
+from lrsearch.runner._progress import Progress, describe_failure
 from lrsearch.runner._run import RunSummary, reap_stale
 from lrsearch.runner._study import StudyHandle, default_log_dir, load_stored_spec, open_stored_study
 from lrsearch.runner._supervisor import Supervisor
 from lrsearch.runner._trial import Outcome
-from lrsearch.storage import Store, check_storage, redact
+from lrsearch.storage import Store, check_storage, redact, retrying
 
 __all__ = ["plan", "run_workers", "serve"]
 
@@ -61,7 +60,7 @@ def run_workers(handle: StudyHandle, *, workers: int = 1, devices: str | None = 
         bar.update(final=True)
         bar.close()
     return RunSummary(study=handle.name, storage=handle.url, outcomes=[o for _, o in outcomes],
-                      stopped_by=supervisor.stopped_by, seconds=time.monotonic() - started)
+                      stopped_by=supervisor.stopped_by, seconds=time.monotonic() - started, notes=supervisor.notes)
 
 
 def serve(url: str, *, studies: list[str] | None = None, workers: int = 1, devices: str | None = None,
@@ -102,7 +101,8 @@ def serve(url: str, *, studies: list[str] | None = None, workers: int = 1, devic
 
     def trial_timeout(study: str) -> float | None:
         if study not in timeouts:
-            timeouts[study] = load_stored_spec(url, study).budget.trial_timeout
+            timeouts[study] = retrying(lambda: load_stored_spec(url, study), what=f"reading study {study!r}",
+                                       url=url, say=say).budget.trial_timeout
         return timeouts[study]
 
     started = time.monotonic()
@@ -114,7 +114,8 @@ def serve(url: str, *, studies: list[str] | None = None, workers: int = 1, devic
     outcomes = supervisor.run()
     summaries: dict[str, RunSummary] = {}
     for study, outcome in outcomes:
-        summaries.setdefault(study, RunSummary(study=study, storage=url, stopped_by=supervisor.stopped_by))
+        summaries.setdefault(study, RunSummary(study=study, storage=url, stopped_by=supervisor.stopped_by,
+                                               notes=supervisor.notes))
         summaries[study].outcomes.append(outcome)
     for summary in summaries.values():
         summary.seconds = time.monotonic() - started
@@ -131,8 +132,7 @@ def _has_budget(handle: StudyHandle) -> bool:
 
 def describe_outcome(study: str, outcome: Outcome, log_dir: Path | None = None) -> str:
     if outcome.state == "FAIL":
-        log = f"; log: {shown_path(trial_log_path(log_dir, study, outcome.number))}" if log_dir else ""
-        return f"[{study}] trial {outcome.number} failed ({outcome.reason}){log}"
+        return describe_failure(study, outcome, log_dir)
     value = "" if outcome.value is None else f", objective {outcome.value:.4g}"
     return f"[{study}] trial {outcome.number} {outcome.state.lower()} after {outcome.epochs} epoch(s){value}"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,6 +17,8 @@ from lrsearch.errors import StorageError
 SUPPORTED = ("sqlite", "postgresql", "mysql")
 # Tables Optuna's RDBStorage creates; a SQLite file holding other tables and none of these is someone else's.
 OPTUNA_TABLES = {"studies", "trials", "version_info", "alembic_version"}
+_CHECK_ATTEMPTS = 6
+_TRANSIENT = ("disk i/o error", "locked", "unable to open")
 
 
 def parse_url(url: str) -> URL:
@@ -122,15 +125,22 @@ def check_sqlite_file(path: Path) -> None:
             f"{path} is not a SQLite database (corrupt, or a different kind of file); lrsearch will not touch it. "
             "Point storage at another file."
         )
-    try:
-        conn = readonly_sqlite(path)
+    for attempt in range(_CHECK_ATTEMPTS):
         try:
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            conn.execute("PRAGMA quick_check(1)").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        raise StorageError(f"{path} is a corrupt SQLite database ({exc}); lrsearch will not touch it") from None
+            conn = readonly_sqlite(path)
+            try:
+                tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                conn.execute("PRAGMA quick_check(1)").fetchone()
+            finally:
+                conn.close()
+            break
+        except sqlite3.DatabaseError as exc:
+            # A read-only connection opened while another process closes the database (and removes its -wal and
+            # -shm files) can fail with "disk I/O error" or "locked" on a healthy file: look again before judging.
+            if attempt + 1 < _CHECK_ATTEMPTS and any(m in str(exc).lower() for m in _TRANSIENT):
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            raise StorageError(f"{path} is a corrupt SQLite database ({exc}); lrsearch will not touch it") from None
     if tables and not (tables & OPTUNA_TABLES):
         shown = ", ".join(sorted(tables)[:6])
         raise StorageError(

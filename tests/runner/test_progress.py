@@ -25,8 +25,11 @@ FAILED = {1: "exception", 3: "nan"}
 ENV = {"PYTHONPATH": str(ROOT)}
 
 
-def failure_line(number: int, reason: str) -> str:
-    return f"[{NAME}] trial {number} failed ({reason}); log: lrsearch-logs/{NAME}/trial-{number}.log"
+def failure_row(lines: list[str], number: int, reason: str) -> int | None:
+    """The index of the line that reports trial ``number``'s failure whole: reason, error, log path."""
+    head = f"[{NAME}] trial {number} failed ({reason})"
+    tail = f"; log: lrsearch-logs/{NAME}/trial-{number}.log"
+    return next((i for i, line in enumerate(lines) if line.startswith(head) and line.endswith(tail)), None)
 
 
 def spec(tmp_path: Path, trials: int = 5, failures: dict[str, str] = FAILURES) -> Path:
@@ -81,9 +84,9 @@ def test_a_bar_in_an_80_column_terminal(tmp_path: Path) -> None:
     assert "█" * 10 in bars[0]  # the bar itself keeps its room
     lines = [line.rstrip() for line in joined.splitlines()]
     for number, reason in FAILED.items():
-        assert failure_line(number, reason) in lines, joined  # whole, on lines of its own
+        assert failure_row(lines, number, reason) is not None, joined  # whole, on lines of its own
     # the failure lines stay above the bar, and the summary follows it
-    assert max(lines.index(failure_line(n, r)) for n, r in FAILED.items()) < lines.index(bars[0])
+    assert max(failure_row(lines, n, r) for n, r in FAILED.items()) < lines.index(bars[0])
     assert "  this run: 5 complete, 0 pruned, 2 failed" in lines[lines.index(bars[0]) + 2]
 
 
@@ -94,7 +97,7 @@ def test_plain_lines_in_a_pipe(tmp_path: Path) -> None:
     assert "\r" not in proc.stderr and "\x1b[" not in proc.stderr and "%|" not in proc.stderr
     lines = proc.stderr.splitlines()
     for number, reason in FAILED.items():
-        assert failure_line(number, reason) in lines
+        assert failure_row(lines, number, reason) is not None
         assert (tmp_path / "lrsearch-logs" / NAME / f"trial-{number}.log").is_file()
     assert re.fullmatch(rf"\[{NAME}\] 4/4 finished \(4 complete, 0 pruned, 2 failed, best val_accuracy=[\d.]+\), "
                         r"\d+[sm].*", lines[-1])
