@@ -12,8 +12,10 @@ from lrsearch.config._schema import (
     OptimizerBlock,
     OptimizerSpec,
     PrunerSpec,
+    RecipeSpec,
     SamplerSpec,
     ScheduleSpec,
+    SearchStrategySpec,
     StudySpec,
     TaskSpec,
     parse_duration,
@@ -21,6 +23,6 @@ from lrsearch.config._schema import (
 
 __all__ = [
     "Budget", "ConfirmSpec", "Dim", "GroupSpec", "LayerwiseSpec", "LrDim", "Objective", "OptimizerBlock",
-    "OptimizerSpec", "PRUNERS", "PrunerSpec", "SAMPLERS", "SamplerSpec", "ScheduleSpec", "StudySpec", "TaskSpec",
+    "OptimizerSpec", "PRUNERS", "PrunerSpec", "RecipeSpec", "SAMPLERS", "SamplerSpec", "ScheduleSpec", "SearchStrategySpec", "StudySpec", "TaskSpec",
     "build_pruner", "build_sampler", "load_spec", "parse_duration", "parse_spec", "resolve_storage", "spec_hash",
 ]

@@ -95,7 +95,7 @@ def resolve_storage(url: str | None, base_dir: Path | None) -> str:
     return url
 
 
-RESUMABLE_KEYS = ("budget", "storage", "description", "confirm", "sampler", "pruner")
+RESUMABLE_KEYS = ("budget", "storage", "description", "confirm", "sampler", "pruner", "search")
 
 
 def spec_hash(spec: StudySpec) -> str:

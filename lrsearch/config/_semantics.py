@@ -53,6 +53,26 @@ def check_spec(spec: StudySpec) -> list[Problem]:
                 problems.append((f"optimizers.{key}", f"an optimizer and a group are both named {key!r}; "
                                  "rename one (their schedule parameters would share the name schedule." + key + ".*)"))
     problems += _check_ratios(spec, all_groups, seen)
+    if not problems:  # recipes and stages are checked against the space, which must be sound first
+        problems += _check_search(spec)
+    return problems
+
+
+def _check_search(spec: StudySpec) -> list[Problem]:
+    from lrsearch.search import check_recipes, nesting
+
+    problems = check_recipes(spec)
+    if spec.search.strategy == "staged":
+        if not spec.budget.trials:
+            problems.append(("search.strategy", "staged splits the epoch budget (budget.trials x budget.epochs) "
+                                                "between its stages: give budget.trials"))
+        nest = nesting(spec)
+        if not nest.point:
+            problems.append(("search.strategy", "staged needs per-group dimensions to search in stage 2 (an "
+                                                "lr_ratio, layer_decay or freeze_epochs range); this space has none"))
+        for reason in nest.outside:
+            problems.append(("search.strategy", f"staged starts from the single-lr point, which is outside this "
+                                                f"space: {reason}"))
     return problems
 
 
@@ -84,7 +104,11 @@ def _check_optimizer(path: str, names: list[str], options: dict[str, Any], base:
         try:
             get_optimizer_info(name)
         except Exception:
-            problems.append((path, unknown_name("optimizer", name, optimizer_names())))
+            if str(name).endswith("_schedulefree"):
+                problems.append((path, f"optimizer {name!r} needs the schedulefree package: "
+                                       "pip install 'lrsearch[schedulefree]' (or pip install schedulefree)"))
+            else:
+                problems.append((path, unknown_name("optimizer", name, optimizer_names())))
             continue
         for msg in validate_options(name, options):
             problems.append((f"{base}.options", msg))

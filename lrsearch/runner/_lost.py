@@ -46,5 +46,8 @@ def retry(url: str, study_name: str, frozen: optuna.trial.FrozenTrial) -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study = optuna.load_study(study_name=study_name, storage=optuna_storage(url))
-        study.enqueue_trial(frozen.params, user_attrs={"retry_of": frozen.number, "retries": retries + 1})
+        from lrsearch.runner._trial import carried_attrs
+
+        study.enqueue_trial(frozen.params, user_attrs={"retry_of": frozen.number, "retries": retries + 1,
+                                                       **carried_attrs(frozen)})
     return True

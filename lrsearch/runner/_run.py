@@ -18,6 +18,7 @@ from lrsearch.runner._logs import trial_log_path, trial_output
 from lrsearch.runner._lost import fail_lost_trial
 from lrsearch.runner._study import StudyHandle, default_log_dir
 from lrsearch.runner._trial import Outcome, run_trial
+from lrsearch.search import queue_stage2_recipes
 from lrsearch.training._interrupt import raise_if_stopped, sticky_ctrl_c
 
 _WAIT_S = 2.0
@@ -65,6 +66,7 @@ def next_trial(handle: StudyHandle, total: int | None) -> optuna.Trial | None | 
                     return None
                 if finished + counts["RUNNING"] >= total:
                     return "wait"
+            queue_stage2_recipes(handle)
             return handle.study.ask()
 
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from lrsearch import __version__
 from lrsearch.config import StudySpec, build_pruner, build_sampler, spec_hash
 from lrsearch.errors import SpecError, StorageError
+from lrsearch.search import queue_recipes
 from lrsearch.space import SearchSpace
 from lrsearch.storage import Store, check_storage, optuna_storage, redact, sqlite_path
 
@@ -81,6 +82,10 @@ def sampler_and_pruner(spec: StudySpec, space: SearchSpace) -> tuple[optuna.samp
     """The spec's sampler and pruner; ``by_shape`` wraps the pruner to compare trials of the same shapes only."""
     sampler = build_sampler(spec.sampler.name, spec.sampler.seed, spec.sampler.options, conditional=space.is_conditional())
     pruner = build_pruner(spec.pruner.name, spec.pruner.options, spec.budget.epochs)
+    if spec.search.strategy == "staged":
+        from lrsearch.search import StagedSampler
+
+        sampler = StagedSampler(sampler, spec)
     if spec.pruner.by_shape:
         from lrsearch.pruning import ShapeAwarePruner
 
@@ -131,7 +136,9 @@ def open_study(spec: StudySpec, url: str | None = None, *, create: bool = True, 
                           f"{study.direction.name.lower()}; a study's direction cannot change")], source)
     if saved is None or saved["spec"] != new_spec:
         store.save_spec(spec.name, new_spec, new_hash, source, __version__)
-    return StudyHandle(spec=spec, study=study, store=store, space=space, url=url)
+    handle = StudyHandle(spec=spec, study=study, store=store, space=space, url=url)
+    queue_recipes(handle)
+    return handle
 
 
 def stored_form(spec: StudySpec, url: str) -> dict[str, Any]:
@@ -154,7 +161,9 @@ def open_stored_study(url: str, study_name: str) -> StudyHandle:
         except KeyError:
             raise StorageError(f"lrsearch study {study_name!r} has no Optuna study in {redact(url)}") from None
     store.ensure_schema()
-    return StudyHandle(spec=spec, study=study, store=store, space=space, url=url)
+    handle = StudyHandle(spec=spec, study=study, store=store, space=space, url=url)
+    queue_recipes(handle)
+    return handle
 
 
 def load_stored_spec(url: str, study_name: str) -> StudySpec:

@@ -160,7 +160,7 @@ def run_trial(handle: StudyHandle, trial: optuna.Trial, *, device: str | None = 
         _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, "interrupted", recorder.epochs),
              "stopped by Ctrl-C (or the worker was stopped)")
         # The config was cut short, not judged: run it again when the study resumes.
-        handle.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+        handle.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, **carried_attrs(trial)})
         raise
     except LrsearchError as exc:
         return _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, "exception", recorder.epochs), str(exc))
@@ -192,6 +192,14 @@ def _end(handle: StudyHandle, trial: optuna.Trial, recorder: StorageRecorder, ou
         return Outcome(trial.number, "FAIL", None, "killed", recorder.epochs)
     recorder.finish(outcome.reason, message[-20000:] if outcome.state == "FAIL" else None)
     return outcome
+
+
+def carried_attrs(trial: optuna.Trial | optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """The user attributes a retried trial keeps: its recipe and its stage."""
+    from lrsearch.search import RECIPE_ATTR, STAGE1_BEST_ATTR, STAGE_ATTR
+
+    attrs = trial.user_attrs
+    return {k: attrs[k] for k in (RECIPE_ATTR, STAGE_ATTR, STAGE1_BEST_ATTR) if k in attrs}
 
 
 def tell(study: optuna.Study, trial: optuna.Trial, state: optuna.trial.TrialState, value: float | None = None) -> None:
