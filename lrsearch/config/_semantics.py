@@ -53,8 +53,52 @@ def check_spec(spec: StudySpec) -> list[Problem]:
                 problems.append((f"optimizers.{key}", f"an optimizer and a group are both named {key!r}; "
                                  "rename one (their schedule parameters would share the name schedule." + key + ".*)"))
     problems += _check_ratios(spec, all_groups, seen)
+    problems += _check_same_as(spec)
     if not problems:  # recipes and stages are checked against the space, which must be sound first
         problems += _check_search(spec)
+    return problems
+
+
+_TIEABLE = ("weight_decay", "momentum", "beta1", "beta2")
+
+
+def _check_same_as(spec: StudySpec) -> list[Problem]:
+    """``{same_as: GROUP}`` only on a group's weight_decay/momentum/beta1/beta2, naming an earlier group of the
+    same optimizer that has that setting."""
+    problems: list[Problem] = []
+    many = spec.optimizers is not None
+
+    def stray(path: str, data: Any) -> None:
+        if isinstance(data, dict):
+            if data.get("same_as") is not None:
+                problems.append((path, f"same_as is only for a group's {', '.join(_TIEABLE)}"))
+            for key, value in data.items():
+                stray(f"{path}.{key}" if path else str(key), value)
+        elif isinstance(data, list):
+            for i, value in enumerate(data):
+                stray(f"{path}[{i}]", value)
+
+    for key, block in spec.blocks():
+        base = f"optimizers.{key}.groups" if many else "groups"
+        earlier: list[str] = []
+        for i, group in enumerate(block.groups):
+            path = f"{base}[{i}]"
+            for setting in _TIEABLE:
+                dim = getattr(group, setting)
+                if dim is None or dim.same_as is None:
+                    continue
+                if dim.same_as not in earlier:
+                    where = f"earlier groups: {', '.join(earlier)}" if earlier else "this is the first group"
+                    problems.append((f"{path}.{setting}.same_as", f"must name an earlier group of the same "
+                                                                 f"optimizer, got {dim.same_as!r} ({where})"))
+            dumped = group.model_dump(exclude=set(_TIEABLE))
+            stray(path, dumped)
+            earlier.append(group.name)
+        if many:
+            stray(f"optimizers.{key}.schedule", block.schedule.model_dump())
+    if not many:
+        stray("schedule", (spec.schedule.model_dump() if spec.schedule else {}))
+        stray("optimizer", (spec.optimizer.model_dump() if spec.optimizer else {}))
     return problems
 
 

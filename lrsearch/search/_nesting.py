@@ -1,7 +1,7 @@
 """Where the single-lr configuration sits in a per-group space, and which dimensions are per-group.
 
-The single-lr point: every ``<group>.lr_ratio`` at 1, every ``<group>.layer_decay`` at 1, no freezing, and one
-schedule for all groups (with ``schedule.per_group: true``, every group's schedule dimensions equal to the first
+The single-lr point: every ``<group>.lr_ratio`` at 1, every ``<group>.layer_decay`` at 1, no freezing, later
+groups' own weight decay, momentum and betas equal to the first group's, and one schedule for all groups (with ``schedule.per_group: true``, every group's schedule dimensions equal to the first
 group's). A per-group space *nests* the single-lr space when that point lies inside it; then a per-group search
 can always fall back to what a single-lr search would find.
 """
@@ -81,6 +81,19 @@ def nesting(spec: StudySpec) -> Nesting:
                 _want(out, dims, f"{g}.layer_decay", 1.0,
                       _fixed_problem(f"{g}.layerwise.decay", group.layerwise.decay, 1.0))
             _want(out, dims, f"{g}.freeze_epochs", 0, _fixed_problem(f"{g}.freeze_epochs", group.freeze_epochs, 0))
+            if g != first_group:
+                # a later group's own weight decay / momentum / betas: equal to the first group's at the point
+                for setting in ("weight_decay", "momentum", "beta1", "beta2"):
+                    name, first = f"{g}.{setting}", f"{first_group}.{setting}"
+                    if name in dims:
+                        if first in dims:
+                            _same(out, dims, name, first)
+                        else:
+                            first_dim = getattr(block.groups[0], setting)
+                            wanted = first_dim.fixed_value() if first_dim is not None and first_dim.same_as is None \
+                                else None
+                            if wanted is not None:
+                                _want(out, dims, name, wanted, None)
         if block.schedule.per_group and first_group is not None:
             for group in block.groups[1:]:
                 for name in dims:
