@@ -92,6 +92,7 @@ def space(args: argparse.Namespace) -> int:
     print(f"{len(dims)} dimensions ({len(dims) - conditional} always active, {conditional} conditional)")
     from lrsearch.search import describe_search
 
+    print()
     print(describe_search(spec))
     return 0
 

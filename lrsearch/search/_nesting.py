@@ -82,24 +82,38 @@ def nesting(spec: StudySpec) -> Nesting:
                       _fixed_problem(f"{g}.layerwise.decay", group.layerwise.decay, 1.0))
             _want(out, dims, f"{g}.freeze_epochs", 0, _fixed_problem(f"{g}.freeze_epochs", group.freeze_epochs, 0))
             if g != first_group:
-                # a later group's own weight decay / momentum / betas: equal to the first group's at the point
                 for setting in ("weight_decay", "momentum", "beta1", "beta2"):
-                    name, first = f"{g}.{setting}", f"{first_group}.{setting}"
-                    if name in dims:
-                        if first in dims:
-                            _same(out, dims, name, first)
-                        else:
-                            first_dim = getattr(block.groups[0], setting)
-                            wanted = first_dim.fixed_value() if first_dim is not None and first_dim.same_as is None \
-                                else None
-                            if wanted is not None:
-                                _want(out, dims, name, wanted, None)
+                    _tie(out, dims, block.groups[0].name, getattr(block.groups[0], setting), g,
+                         getattr(group, setting), setting)
         if block.schedule.per_group and first_group is not None:
             for group in block.groups[1:]:
                 for name in dims:
                     if name.startswith(f"schedule.{group.name}."):
                         _same(out, dims, name, name.replace(f"schedule.{group.name}.", f"schedule.{first_group}.", 1))
     return out
+
+
+def _tie(out: Nesting, dims: dict[str, Dimension], first: str, first_dim: Dim | None, g: str, dim: Dim | None,
+         setting: str) -> None:
+    """A later group's own weight decay / momentum / betas must equal the first group's at the point."""
+    if dim is not None and dim.same_as is not None:
+        return  # tied in every trial
+    name, first_name = f"{g}.{setting}", f"{first}.{setting}"
+    first_searched = first_name in dims
+    if name in dims:
+        if first_searched:
+            _same(out, dims, name, first_name)
+        elif first_dim is not None and first_dim.same_as is None:
+            _want(out, dims, name, first_dim.fixed_value(), None)
+        else:
+            out.outside.append(f"{name} is searched while {first_name} is left at the optimizer's default")
+    elif first_searched:
+        fixed = "left at the optimizer's default" if dim is None else f"fixed at {dim.fixed_value()}"
+        out.outside.append(f"{name} is {fixed} while {first_name} is searched (tie them: "
+                           f"{setting}: {{same_as: {first}}})")
+    elif dim is not None and first_dim is not None and first_dim.same_as is None \
+            and dim.fixed_value() != first_dim.fixed_value():
+        out.outside.append(f"{name} is fixed at {dim.fixed_value()}, {first_name} at {first_dim.fixed_value()}")
 
 
 def _want(out: Nesting, dims: dict[str, Dimension], name: str, value: Any, fixed_problem: str | None) -> None:
