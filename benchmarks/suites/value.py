@@ -162,7 +162,7 @@ def arms(setup: TaskSetup) -> list[Arm]:
              "search": {"recipes": "auto"}}),
         Arm("staged", "nested space + recipes; stage 1 (50% of epochs) single-lr, stage 2 per-group dimensions",
             {**nested_space(setup), "sampler": NEW_SAMPLER, "pruner": NEW_PRUNER, "budget": budget,
-             "search": {"recipes": "auto", "strategy": "staged", "stage1": 0.5}}),
+             "search": {"recipes": "auto", "strategy": "staged", "stage1_epochs": EPOCHS * BUDGET_TRIALS // 2}}),
         Arm("recipes", "no search: the auto recipes trained once each, the best by validation confirmed",
             {**nested_space(setup), "sampler": NEW_SAMPLER, "pruner": none, "search": {"recipes": "auto"}}),
         Arm("sf-global", "tpe-global with schedule-free AdamW/SGD, constant schedule",
@@ -307,6 +307,8 @@ def run(quick: bool = False) -> Result:
             for a in task_arms:
                 if "budget" in a.spec:
                     a.spec["budget"] = {"trials": trials, "epochs": epochs}
+                if a.spec.get("search", {}).get("stage1_epochs"):
+                    a.spec["search"] = {**a.spec["search"], "stage1_epochs": epochs * trials // 2}
         base = {
             "objective": {"metric": "val_accuracy", "direction": "maximize"},
             "budget": {"trials": 10_000, "epochs": epochs},

@@ -101,13 +101,16 @@ class SearchStrategySpec(_Strict):
     ``recipes``: ``auto`` (the builtin recipes that fit the space), ``none``, or a list of builtin recipe
     names and ``{name, params}`` mappings. ``strategy``: ``joint`` (every dimension at once) or ``staged``
     (stage 1 searches the single-lr space; stage 2 fixes what stage 1 found best and searches the per-group
-    dimensions). ``stage1``: the fraction of the study's epoch budget (``budget.trials * budget.epochs``)
-    that stage-1 trials may use, pruned epochs included.
+    dimensions). ``stage1``: stage 1's share of the study's budget: it ends once its trials reach that share of
+    ``budget.trials`` or of the epochs those trials could use (``budget.trials * budget.epochs``, pruned epochs
+    included), whichever comes first (with pruning, the trials run out first). ``stage1_epochs``: end stage 1
+    after exactly this many epochs instead (the benchmarks give every search the same epochs).
     """
 
     recipes: Literal["auto", "none"] | list[str | RecipeSpec] = "auto"
     strategy: Literal["joint", "staged"] = "joint"
     stage1: float = Field(default=0.5, gt=0.0, lt=1.0)
+    stage1_epochs: int | None = Field(default=None, ge=1)
 
 
 class TaskSpec(_Strict):

@@ -107,9 +107,10 @@ def _check_search(spec: StudySpec) -> list[Problem]:
 
     problems = check_recipes(spec)
     if spec.search.strategy == "staged":
-        if not spec.budget.trials:
-            problems.append(("search.strategy", "staged splits the epoch budget (budget.trials x budget.epochs) "
-                                                "between its stages: give budget.trials"))
+        if not spec.budget.trials and spec.search.stage1_epochs is None:
+            problems.append(("search.strategy", "staged splits the budget (budget.trials, and the epochs they may "
+                                                "use) between its stages: give budget.trials, or "
+                                                "search.stage1_epochs"))
         nest = nesting(spec)
         if not nest.point:
             problems.append(("search.strategy", "staged needs per-group dimensions to search in stage 2 (an "

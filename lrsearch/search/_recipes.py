@@ -208,7 +208,9 @@ def describe_search(spec: StudySpec) -> str:
     else:
         lines.append(f"recipes (search.recipes: {setting}): none")
     if spec.search.strategy == "staged":
-        lines.append(f"strategy: staged; stage 1 (up to {spec.search.stage1:.0%} of the epoch budget) holds "
+        share = (f"{spec.search.stage1_epochs} epochs" if spec.search.stage1_epochs is not None
+                 else f"{spec.search.stage1:.0%} of the trials or of their epochs")
+        lines.append(f"strategy: staged; stage 1 (up to {share}) holds "
                      f"{', '.join(nest.point) or '-'} at the single-lr point; stage 2 holds the rest at stage 1's "
                      "best and searches those")
     else:

@@ -40,12 +40,19 @@ def stage1_best(trials: list[FrozenTrial], maximize: bool) -> FrozenTrial | None
 
 
 def next_stage(spec: StudySpec, trials: list[FrozenTrial], exclude: int | None = None) -> int:
-    """The stage a new trial belongs to: 1 while stage-1 trials (pruned epochs counted, running ones at full
-    length) have used less than ``search.stage1`` of the epoch budget, or while no stage-1 trial completed."""
+    """The stage a new trial belongs to: 1 while stage 1 has used less than its share of the budget (see
+    :class:`lrsearch.config.SearchStrategySpec`; running trials count at full length), or while no stage-1 trial
+    has completed; else 2."""
     epochs = spec.budget.epochs
-    total = (spec.budget.trials or 0) * epochs
-    used = sum(_epochs_of(t, epochs) for t in trials if t.user_attrs.get(STAGE_ATTR) == 1 and t.number != exclude)
-    if used < spec.search.stage1 * total:
+    mine = [t for t in trials if t.user_attrs.get(STAGE_ATTR) == 1 and t.number != exclude
+            and t.state != TrialState.FAIL]
+    used = sum(_epochs_of(t, epochs) for t in mine)
+    if spec.search.stage1_epochs is not None:
+        in_stage1 = used < spec.search.stage1_epochs
+    else:
+        trials_budget = spec.budget.trials or 0
+        in_stage1 = used < spec.search.stage1 * trials_budget * epochs and len(mine) < spec.search.stage1 * trials_budget
+    if in_stage1:
         return 1
     maximize = spec.objective.direction == "maximize"
     return 2 if stage1_best(trials, maximize) is not None else 1

@@ -16,7 +16,7 @@ PER_GROUP = ("backbone.lr_ratio", "backbone.freeze_epochs")
 
 
 def staged_spec(tmp_path: Path) -> dict[str, Any]:
-    # 6 trials of 2 epochs: stage 1 may use half of the 12 epochs (3 whole trials), the recipe first
+    # 6 trials of 2 epochs: stage 1 is half of them (3 trials, 6 epochs), the recipe first
     return {**nested_spec("staged", search={"strategy": "staged", "stage1": 0.5}),
             "budget": {"trials": 6, "epochs": 2}, "pruner": {"name": "none"},
             "storage": f"sqlite:///{tmp_path / 's.db'}"}
@@ -64,5 +64,5 @@ def test_staged_needs_a_trial_budget_and_per_group_dimensions(tmp_path: Path) ->
     spec["groups"] = [{"name": "all", "rest": True, "lr": {"low": 1e-3, "high": 0.3, "log": True}}]
     proc = run_cli("validate", str(write_spec(tmp_path, spec)))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "search.strategy: staged splits the epoch budget (budget.trials x budget.epochs)" in proc.stderr
+    assert "search.strategy: staged splits the budget (budget.trials, and the epochs they may use)" in proc.stderr
     assert "search.strategy: staged needs per-group dimensions to search in stage 2" in proc.stderr
