@@ -30,13 +30,17 @@ def example_config(spec: StudySpec, seed: int = 0) -> TrialConfig:
 def preflight(spec: StudySpec, source: str | None = None) -> Any:
     """Import the task, build its model on CPU and check group coverage, before anything is written.
 
-    Returns the model (or None for an own-loop task, whose model is built inside the user's function).
+    Returns the model; for an own-loop task, the model ``task.model`` builds, or None without it (the model is
+    then built inside the user's function, and its groups are checked when the first trial runs).
     """
     if spec.task.train:
         from lrsearch.tasks import load_entrypoint
+        from lrsearch.training import option_kwargs
 
-        load_entrypoint(spec.task.train)
-        return None
+        option_kwargs(load_entrypoint(spec.task.train), spec.task.options, "task.train")
+        if spec.task.model is None:
+            return None
+        return _check_own_model(spec, source)
     if len(spec.blocks()) > 1:
         raise SpecError([("optimizers", "several optimizers need your own training loop: set task.train to "
                           "'package.module:function' (see the own-loop guide)")], source)
@@ -59,6 +63,84 @@ def preflight(spec: StudySpec, source: str | None = None) -> Any:
         except GroupError as exc:
             raise GroupError(f"{source + ': ' if source else ''}groups do not fit the model of task {task.name!r}:\n{exc}") from None
     return model
+
+
+def build_own_model(spec: StudySpec) -> Any:
+    """The model of an own loop's ``task.model`` function, called with the ``task.options`` it names.
+
+    It returns one ``nn.Module`` (every optimizer's groups are matched against it) or, for several optimizers,
+    a dict of optimizer name -> module (``{"generator": g, "discriminator": d}``).
+    """
+    from torch import nn
+
+    from lrsearch.tasks import load_entrypoint
+    from lrsearch.training import option_kwargs
+
+    assert spec.task.model is not None
+    builder = load_entrypoint(spec.task.model, "task.model")
+    accepted = _accepted_options(builder, spec.task.options)
+    try:
+        model = builder(**option_kwargs(builder, accepted, "task.model", skip=0))
+    except Exception as exc:
+        raise TaskError(f"task.model {spec.task.model}: building the model failed: {type(exc).__name__}: {exc}") from None
+    keys = [key for key, _ in spec.blocks()]
+    if isinstance(model, nn.Module):
+        return {key: model for key in keys}
+    if isinstance(model, dict) and all(isinstance(m, nn.Module) for m in model.values()):
+        missing = [k for k in keys if k not in model]
+        if missing:
+            raise TaskError(f"task.model {spec.task.model} returned modules for {', '.join(map(str, model)) or 'none'}"
+                            f"; the study's optimizers are {', '.join(keys)} (missing: {', '.join(missing)})")
+        return model
+    raise TaskError(f"task.model {spec.task.model} returned {type(model).__name__}; return an nn.Module, or a dict "
+                    f"of optimizer name -> nn.Module ({', '.join(keys)})")
+
+
+def _accepted_options(fn: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The options ``fn`` names (a model builder takes the model's options, not the training loop's)."""
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return {}
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return dict(options)
+    return {k: v for k, v in options.items() if k in params}
+
+
+def _check_own_model(spec: StudySpec, source: str | None) -> dict[str, Any]:
+    from lrsearch.groups import build_param_groups
+
+    models = build_own_model(spec)
+    config = example_config(spec)
+    for opt in config.optimizers:
+        try:
+            build_param_groups(models[opt.key], opt)
+        except GroupError as exc:
+            which = f" (optimizer {opt.key!r})" if len(config.optimizers) > 1 else ""
+            raise GroupError(f"{source + ': ' if source else ''}groups do not fit the model of task.model "
+                             f"{spec.task.model}{which}:\n{exc}") from None
+    return models
+
+
+def load_study(storage: str, name: str) -> optuna.Study:
+    """The Optuna study ``name`` in ``storage``, with the sampler and pruner of the spec it was created with.
+
+    For people who continue in plain Optuna (``study.optimize``, ``optuna.visualization``, their own ask/tell):
+    the sampler's seed and options and the pruner (``by_shape`` included) are the study's, not Optuna's defaults.
+    A relative SQLite path is relative to the working directory; the study's plugins are imported.
+
+    Raises:
+        StorageError: No such storage, or no lrsearch study of that name in it (the message lists those there).
+    """
+    from lrsearch.config import resolve_storage
+    from lrsearch.runner import open_stored_study
+    from lrsearch.storage import check_storage
+
+    url = resolve_storage(storage, Path.cwd())
+    check_storage(url, create=False)
+    return open_stored_study(url, name).study
 
 
 def run_study(spec: StudySpec | str | os.PathLike[str], *, trials: int | None = None, timeout: float | None = None,

@@ -64,6 +64,19 @@ def write_spec(directory: Path, spec: dict[str, Any], filename: str = "study.yam
     return path
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that take the ``postgres_url`` fixture need the server: mark them so ``-m "not postgres"`` skips them."""
+    for item in items:
+        if "postgres_url" in getattr(item, "fixturenames", ()) and item.get_closest_marker("postgres") is None:
+            item.add_marker(pytest.mark.postgres)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    from tests.fixtures_tasks import databases
+
+    databases.current_test[:] = [item]
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh database on the PostgreSQL server named by LRSEARCH_TEST_POSTGRES_URL (skipped without it)."""

@@ -12,14 +12,15 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from lrsearch import __version__
 from lrsearch.errors import LrsearchError
+from lrsearch.version import __version__
 
 # Order here is the order of ``lrsearch --help``.
 COMMANDS = [
     "lrsearch.cli._run",
     "lrsearch.cli._inspect",
     "lrsearch.cli._worker",
+    "lrsearch.cli._slurm",
     "lrsearch.cli._results",
     "lrsearch.cli._dashboard",
     "lrsearch.cli._lrfind",

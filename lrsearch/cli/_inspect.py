@@ -36,35 +36,66 @@ def validate(args: argparse.Namespace) -> int:
     groups = [g.name for _, b in spec.blocks() for g in b.groups]
     task = spec.task.builtin or spec.task.entrypoint or spec.task.train
     model = preflight(spec, args.spec) if args.model else None
-    if not args.model and (spec.task.entrypoint or spec.task.train):
+    if not args.model and spec.task.entrypoint:
         from lrsearch.tasks import load_entrypoint
 
-        ref = spec.task.entrypoint or spec.task.train
-        load_entrypoint(ref, "task.entrypoint" if spec.task.entrypoint else "task.train")
+        load_entrypoint(spec.task.entrypoint, "task.entrypoint")
+    elif not args.model and spec.task.train:
+        from lrsearch.tasks import load_entrypoint
+        from lrsearch.training import option_kwargs
+
+        option_kwargs(load_entrypoint(spec.task.train, "task.train"), spec.task.options, "task.train")
     print(f"{args.spec}: valid")
     print(f"  study {spec.name!r}, storage {redact(spec.storage or '')}")
     print(f"  task {task}, objective {spec.objective.direction} {spec.objective.metric}, "
           f"{spec.budget.epochs} epochs a trial, budget {_budget(spec)}")
     print(f"  {len(groups)} group(s): {', '.join(groups)}; {len(dims)} searched dimension(s)")
+    for line in _optimizer_lines(spec):
+        print("  " + line)
     print(f"  sampler {spec.sampler.name}, pruner {spec.pruner.name}")
+    if spec.plugins:
+        print(f"  plugins imported: {', '.join(spec.plugins)}")
+    if spec.trackers:
+        from lrsearch.trackers import get_tracker
+
+        entries = [get_tracker(t.name) for t in spec.trackers]
+        print(f"  trackers: {', '.join(e.describe() for e in entries if e is not None)}")
     if args.model:
         if model is None:
-            print("  own training loop: the model is built inside task.train; groups are checked when it runs")
+            print("  own training loop: the model is built inside task.train; its groups are checked when the first "
+                  "trial runs (set task.model to 'module:function' building the model to check them now)")
         else:
             from lrsearch.api import example_config
             from lrsearch.groups import describe_groups
 
             config = example_config(spec)
-            print(f"  groups cover the model of task {task} exactly once:")
+            models = model if isinstance(model, dict) else {opt.key: model for opt in config.optimizers}
+            where = f"task.model {spec.task.model}" if spec.task.train else f"task {task}"
+            print(f"  groups cover the model of {where} exactly once:")
             for opt in config.optimizers:
-                for line in describe_groups(model, opt).splitlines():
+                if len(config.optimizers) > 1:
+                    print(f"    optimizer {opt.key}:")
+                for line in describe_groups(models[opt.key], opt).splitlines():
                     print("    " + line)
-            # A Keras model: each Keras name (what the patterns match) and its torch parameter.
-            from lrsearch.keras import describe_names
+            if not isinstance(model, dict):
+                # A Keras model: each Keras name (what the patterns match) and its torch parameter.
+                from lrsearch.keras import describe_names
 
-            for line in describe_names(model).splitlines():
-                print("    " + line)
+                for line in describe_names(model).splitlines():
+                    print("    " + line)
     return 0
+
+
+def _optimizer_lines(spec) -> list[str]:
+    """Each optimizer the study may build, with what it can take per group (momentum, betas) and its options."""
+    from lrsearch.optim import capabilities, get_optimizer_info
+
+    lines = []
+    many = len(spec.blocks()) > 1
+    for key, block in spec.blocks():
+        for name in dict.fromkeys(str(v) for v in block.name.values()):
+            lines.append(("optimizer " + (f"{key}: " if many else "")) + capabilities(get_optimizer_info(name)))
+    return lines
 
 
 def _budget(spec) -> str:

@@ -55,14 +55,15 @@ def _pairs(items: list[str]) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     from lrsearch.config import load_spec
     from lrsearch.lrfind import (
+        describe,
         have_matplotlib,
         lr_find,
         results_dir,
         save_results,
+        shown,
         write_narrowed,
         write_plots,
     )
-    from lrsearch.lrfind._report import describe, shown
 
     quiet_optuna()
     spec = load_spec(args.spec)

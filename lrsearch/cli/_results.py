@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also compare the best value each study reached within this many epochs consumed")
     p.set_defaults(func=compare)
 
-    p = sub.add_parser("best", help="the best trial: summary, fixed study YAML (-o), plain-PyTorch snippet (--python)",
+    p = sub.add_parser("best", help="the best trial: summary, fixed study YAML (-o), plain-PyTorch (--python) or Keras (--keras) code",
                        description="Show the best trial (the top confirmed one when confirmation runs exist), and "
                                    "write it as a study YAML with every searched setting fixed and/or as a Python "
                                    "file in plain PyTorch.")
@@ -39,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="auto (default): the best confirmed mean if confirmation runs exist, else the search score")
     p.add_argument("-o", "--output", metavar="best.yaml", help="write the fixed study YAML here")
     p.add_argument("--python", metavar="snippet.py", help="write the plain-PyTorch snippet here")
+    p.add_argument("--keras", metavar="snippet.py",
+                   help="write the trial's optimizer as plain Keras code here (for model.fit on any backend)")
     p.set_defaults(func=best)
 
     p = sub.add_parser("replay", help="retrain a recorded trial and compare its objective epoch by epoch",
@@ -64,8 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def export(args: argparse.Namespace) -> int:
-    from lrsearch.results import curves_frame, trials_frame, write_frame
-    from lrsearch.results._dtypes import frame_format
+    from lrsearch.results import curves_frame, frame_format, trials_frame, write_frame
 
     quiet_optuna()
     frame_format(args.output, "-o")
@@ -110,12 +111,20 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def best(args: argparse.Namespace) -> int:
-    from lrsearch.results import best_snippet, best_trial, best_yaml, format_ranking
-    from lrsearch.results._compare import fmt_confirmed, fmt_value
+    from lrsearch.results import (
+        best_keras_snippet,
+        best_snippet,
+        best_trial,
+        best_yaml,
+        fmt_confirmed,
+        fmt_value,
+        format_ranking,
+    )
     from lrsearch.runner import describe_config
 
     quiet_optuna()
-    for option, value, suffixes in (("-o", args.output, (".yaml", ".yml")), ("--python", args.python, (".py",))):
+    for option, value, suffixes in (("-o", args.output, (".yaml", ".yml")), ("--python", args.python, (".py",)),
+                                    ("--keras", args.keras, (".py",))):
         if value and not value.endswith(suffixes):
             raise LrsearchError(f"{option} {value!r}: expected a {' or '.join(suffixes)} file")
     url, name, _ = study_source(args)
@@ -141,12 +150,14 @@ def best(args: argparse.Namespace) -> int:
     if args.python:
         Path(args.python).write_text(best_snippet(chosen, module=Path(args.python).stem))
         print(f"wrote {args.python}: plain PyTorch, no lrsearch import")
+    if args.keras:
+        Path(args.keras).write_text(best_keras_snippet(chosen, module=Path(args.keras).stem))
+        print(f"wrote {args.keras}: plain Keras (any backend), no lrsearch import")
     return 0
 
 
 def replay(args: argparse.Namespace) -> int:
-    from lrsearch.results import format_replay, replay_trial
-    from lrsearch.results._replay import DEFAULT_TOLERANCE
+    from lrsearch.results import DEFAULT_TOLERANCE, format_replay, replay_trial
 
     quiet_optuna()
     url, name, _ = study_source(args)

@@ -1,7 +1,14 @@
 """The study spec: schema, loading, validation and error reporting."""
 
 from lrsearch.config._dims import Dim, LrDim
-from lrsearch.config._load import load_spec, parse_spec, resolve_storage, spec_hash
+from lrsearch.config._load import (
+    RESUMABLE_KEYS,
+    import_plugins,
+    load_spec,
+    parse_spec,
+    resolve_storage,
+    spec_hash,
+)
 from lrsearch.config._optuna import PRUNERS, SAMPLERS, build_pruner, build_sampler
 from lrsearch.config._schema import (
     Budget,
@@ -18,11 +25,13 @@ from lrsearch.config._schema import (
     SearchStrategySpec,
     StudySpec,
     TaskSpec,
+    TrackerSpec,
     parse_duration,
 )
 
 __all__ = [
-    "Budget", "ConfirmSpec", "Dim", "GroupSpec", "LayerwiseSpec", "LrDim", "Objective", "OptimizerBlock",
-    "OptimizerSpec", "PRUNERS", "PrunerSpec", "RecipeSpec", "SAMPLERS", "SamplerSpec", "ScheduleSpec", "SearchStrategySpec", "StudySpec", "TaskSpec",
-    "build_pruner", "build_sampler", "load_spec", "parse_duration", "parse_spec", "resolve_storage", "spec_hash",
+    "RESUMABLE_KEYS", "Budget", "ConfirmSpec", "Dim", "GroupSpec", "LayerwiseSpec", "LrDim", "Objective", "OptimizerBlock",
+    "OptimizerSpec", "PRUNERS", "PrunerSpec", "RecipeSpec", "SAMPLERS", "SamplerSpec", "ScheduleSpec", "SearchStrategySpec",
+    "StudySpec", "TaskSpec", "TrackerSpec", "build_pruner", "build_sampler", "import_plugins", "load_spec", "parse_duration",
+    "parse_spec", "resolve_storage", "spec_hash",
 ]

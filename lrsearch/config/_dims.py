@@ -94,17 +94,6 @@ class Dim(BaseModel):
             return list(self.choices)
         return [self.low, self.high]
 
-    def describe(self) -> str:
-        if self.same_as is not None:
-            return f"same as group {self.same_as!r}"
-        if self.value is not None:
-            return f"fixed {self.value!r}"
-        if self.choices is not None:
-            return "choice of " + ", ".join(map(str, self.choices))
-        kind = "log " if self.log else ""
-        step = f" step {self.step:g}" if self.step else ""
-        return f"{kind}[{self.low:g}, {self.high:g}]{step}"
-
 
 class LrDim(Dim):
     """A learning rate: absolute, or relative to another group's (``ratio_of``)."""
@@ -118,12 +107,3 @@ class LrDim(Dim):
             return {"value": data}
         return data
 
-
-def dim_values_ok(dim: Dim, check: Any) -> list[str]:
-    """Apply ``check(value) -> message | None`` to the values a dim can take; collect the messages."""
-    messages = []
-    for v in dim.values():
-        msg = check(v)
-        if msg:
-            messages.append(msg)
-    return messages

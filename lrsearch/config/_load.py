@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import difflib
 import hashlib
+import importlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -71,6 +73,9 @@ def parse_spec(data: Any, *, source: str | None = None, base_dir: Path | None = 
         raise SpecError([("", "the spec is empty; it needs at least name, budget, task and groups")], source)
     if not isinstance(data, dict):
         raise SpecError([("", f"the spec must be a mapping of keys (name, budget, task, ...), got {type(data).__name__}")], source)
+    plugin_problems = import_plugins(data.get("plugins"))
+    if plugin_problems:
+        raise SpecError(plugin_problems, source)
     try:
         spec = StudySpec.model_validate(data)
     except ValidationError as exc:
@@ -80,7 +85,41 @@ def parse_spec(data: Any, *, source: str | None = None, base_dir: Path | None = 
     if problems:
         raise SpecError(problems, source)
     spec.storage = resolve_storage(spec.storage, base_dir)
+    _resolve_trackers(spec, base_dir or Path.cwd())
     return spec
+
+
+def _resolve_trackers(spec: StudySpec, base: Path) -> None:
+    """Trackers' relative paths (a TensorBoard log_dir, a SQLite tracking URI) are relative to the study file, as
+    the storage is; the stored spec then holds absolute ones, which every worker uses."""
+    from lrsearch.trackers import get_tracker
+
+    for tracker in spec.trackers:
+        entry = get_tracker(tracker.name)
+        if entry is not None:
+            tracker.options = entry.resolve(dict(tracker.options), base)
+
+
+def import_plugins(plugins: Any) -> list[tuple[str, str]]:
+    """Import each module of ``plugins`` (they register optimizers, shapes or tasks); problems by field path.
+
+    Done before the rest of the spec is checked, so that what they register is known to the checks. A value that
+    is not a list of names is left to the schema to report.
+    """
+    if not isinstance(plugins, list):
+        return []
+    # Like task entrypoints, a user's own module imports from where lrsearch runs (appended: never shadows).
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    problems = []
+    for i, name in enumerate(plugins):
+        if not isinstance(name, str):
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # a plugin's own bug is the user's to fix; say which and why
+            problems.append((f"plugins[{i}]", f"cannot import plugin {name!r}: {type(exc).__name__}: {exc}"))
+    return problems
 
 
 def resolve_storage(url: str | None, base_dir: Path | None) -> str:
@@ -95,18 +134,19 @@ def resolve_storage(url: str | None, base_dir: Path | None) -> str:
     return url
 
 
-RESUMABLE_KEYS = ("budget", "storage", "description", "confirm", "sampler", "pruner", "search")
+RESUMABLE_KEYS = ("budget", "storage", "description", "confirm", "sampler", "pruner", "plugins", "trackers", "search")
 
 
 def spec_hash(spec: StudySpec) -> str:
     """A hash of what makes trials comparable: the search space, task, objective and epochs.
 
     What may change when a study is resumed: budget (but epochs), storage, description, confirm, the sampler and
-    pruner (they decide which configs run, not what a config means), and where a trial runs (device, threads).
+    pruner (they decide which configs run, not what a config means), plugins and trackers, where a trial runs
+    (device, threads), and the own loop's ``task.model`` (it only checks groups before a run).
     """
     data = spec.model_dump(mode="json", exclude=set(RESUMABLE_KEYS))
     data["epochs"] = spec.budget.epochs
-    for key in ("device", "threads"):
+    for key in ("device", "threads", "model"):
         data["task"].pop(key, None)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 

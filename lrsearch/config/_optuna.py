@@ -40,7 +40,6 @@ PRUNERS: dict[str, OptunaComponent] = {
         ),
         OptunaComponent("threshold", optuna.pruners.ThresholdPruner, "prune outside fixed bounds"),
         OptunaComponent("patient", optuna.pruners.PatientPruner, "wrap another pruner with patience"),
-        OptunaComponent("wilcoxon", optuna.pruners.WilcoxonPruner, "Wilcoxon signed-rank test (needs scipy)"),
         OptunaComponent("none", optuna.pruners.NopPruner, "never prune"),
     ]
 }

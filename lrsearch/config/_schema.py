@@ -12,6 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lrsearch.config._dims import Dim, LrDim
+from lrsearch.schedules import GRANULARITIES, MOMENTUM_MODES, WEIGHT_DECAY_MODES
+from lrsearch.trial_config import membership_problem
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
@@ -123,6 +125,7 @@ class TaskSpec(_Strict):
     device: str = "auto"
     seed: int = 0
     threads: int | None = Field(default=None, ge=1)
+    model: str | None = None  # "module:function" building an own loop's model, for `lrsearch validate --model`
 
     @model_validator(mode="after")
     def _one_source(self) -> TaskSpec:
@@ -132,9 +135,12 @@ class TaskSpec(_Strict):
                 "give exactly one of builtin (a builtin task name), entrypoint ('module:function' returning a "
                 f"Task) or train ('module:function' running your own loop); got {given or 'none'}"
             )
+        if self.model and not self.train:
+            raise ValueError("model ('module:function' building the model) is for own loops (task.train); a "
+                             f"{given[0]} task builds its model itself")
         return self
 
-    @field_validator("entrypoint", "train")
+    @field_validator("entrypoint", "train", "model")
     @classmethod
     def _ref(cls, v: str | None) -> str | None:
         if v and not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", v):
@@ -159,10 +165,10 @@ class ScheduleSpec(_Strict):
     params: dict[str, dict[str, Dim]] = Field(default_factory=dict)
     warmup: Dim = Field(default_factory=lambda: Dim(value=0.0))
     warmup_start_factor: float = Field(default=0.0, ge=0.0, le=1.0)
-    granularity: Literal["step", "epoch"] = "step"
-    momentum: Literal["auto", "constant", "inverse"] = "auto"
+    granularity: Literal[GRANULARITIES] = "step"  # type: ignore[valid-type]
+    momentum: Literal[("auto", *MOMENTUM_MODES)] = "auto"  # type: ignore[valid-type]
     momentum_base: Dim = Field(default_factory=lambda: Dim(value=0.85))
-    weight_decay: Literal["constant", "follow_lr", "cosine"] = "constant"
+    weight_decay: Literal[WEIGHT_DECAY_MODES] = "constant"  # type: ignore[valid-type]
     weight_decay_end_factor: Dim = Field(default_factory=lambda: Dim(value=1.0))
     per_group: bool = False
 
@@ -199,12 +205,9 @@ class GroupSpec(_Strict):
 
     @model_validator(mode="after")
     def _membership(self) -> GroupSpec:
-        given = [k for k, on in (("params", self.params), ("rest", self.rest), ("layerwise", self.layerwise)) if on]
-        if len(given) != 1:
-            raise ValueError(
-                "say which parameters the group holds with exactly one of params (patterns), "
-                f"rest: true (everything else) or layerwise; got {given or 'none'}"
-            )
+        problem = membership_problem(params=self.params is not None, rest=self.rest, layerwise=self.layerwise is not None)
+        if problem:
+            raise ValueError(problem)
         if self.params is not None and not self.params:
             raise ValueError("params must list at least one pattern")
         if self.lr is None:
@@ -230,6 +233,13 @@ class OptimizerBlock(OptimizerSpec):
     schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
 
 
+class TrackerSpec(_Strict):
+    """An experiment tracker that gets every trial's params and per-epoch metrics and group values."""
+
+    name: str  # a registered tracker: mlflow, tensorboard
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 class StudySpec(_Strict):
     name: str
     description: str = ""
@@ -245,6 +255,23 @@ class StudySpec(_Strict):
     groups: list[GroupSpec] | None = None
     schedule: ScheduleSpec | None = None
     optimizers: dict[str, OptimizerBlock] | None = None
+    # Modules imported before the rest of the spec is checked: they may register optimizers, shapes, tasks.
+    plugins: list[str] = Field(default_factory=list)
+    trackers: list[TrackerSpec] = Field(default_factory=list)
+
+    @field_validator("plugins")
+    @classmethod
+    def _plugins(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not re.match(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*$", name):
+                raise ValueError(f"each plugin is a module to import, like 'my_pkg.optimizers', got {name!r}")
+        return v
+
+    @field_validator("trackers", mode="before")
+    @classmethod
+    def _tracker_names(cls, v: Any) -> Any:
+        # `trackers: [mlflow, tensorboard]` for trackers with their default options
+        return [{"name": t} if isinstance(t, str) else t for t in v] if isinstance(v, list) else v
 
     @field_validator("name")
     @classmethod

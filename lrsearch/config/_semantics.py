@@ -9,6 +9,7 @@ from typing import Any
 from lrsearch.config._dims import Dim
 from lrsearch.config._optuna import PRUNERS, SAMPLERS, check_options, unknown_name
 from lrsearch.config._schema import GroupSpec, ScheduleSpec, StudySpec
+from lrsearch.trial_config import rest_problem
 
 Problem = tuple[str, str]
 
@@ -18,9 +19,6 @@ def check_spec(spec: StudySpec) -> list[Problem]:
     problems += _check_task(spec)
     problems += check_options("sampler", SAMPLERS, spec.sampler.name, spec.sampler.options)
     problems += check_options("pruner", PRUNERS, spec.pruner.name, spec.pruner.options)
-    if spec.pruner.name == "wilcoxon":
-        problems.append(("pruner.name", "wilcoxon compares per-instance scores, not learning curves; use median, "
-                         "percentile, hyperband or successive_halving"))
     blocks = spec.blocks()
     many = spec.optimizers is not None
     seen: dict[str, str] = {}
@@ -32,9 +30,9 @@ def check_spec(spec: StudySpec) -> list[Problem]:
         problems += _check_optimizer(opt_path, opt_names, block.options, base or "optimizer")
         caps = _capabilities(opt_names)
         groups_path = f"{base}.groups" if many else "groups"
-        rest = [g.name for g in block.groups if g.rest]
-        if len(rest) > 1:
-            problems.append((groups_path, f"only one group may be rest: true, got {', '.join(rest)}"))
+        problem = rest_problem([g.name for g in block.groups if g.rest])
+        if problem:
+            problems.append((groups_path, problem))
         for i, group in enumerate(block.groups):
             path = f"{groups_path}[{i}]"
             if group.name in seen:
@@ -56,6 +54,7 @@ def check_spec(spec: StudySpec) -> list[Problem]:
     problems += _check_same_as(spec)
     if not problems:  # recipes and stages are checked against the space, which must be sound first
         problems += _check_search(spec)
+    problems += _check_trackers(spec)
     return problems
 
 
@@ -121,6 +120,19 @@ def _check_search(spec: StudySpec) -> list[Problem]:
     return problems
 
 
+def _check_trackers(spec: StudySpec) -> list[Problem]:
+    from lrsearch.trackers import get_tracker, tracker_names
+
+    problems: list[Problem] = []
+    for i, tracker in enumerate(spec.trackers):
+        entry = get_tracker(tracker.name)
+        if entry is None:
+            problems.append((f"trackers[{i}].name", unknown_name("tracker", tracker.name, tracker_names())))
+            continue
+        problems += [(f"trackers[{i}].options", msg) for msg in entry.check(tracker.options)]
+    return problems
+
+
 def _check_task(spec: StudySpec) -> list[Problem]:
     """A builtin task's name and options (registry lookups; user entrypoints are imported by preflight)."""
     from lrsearch.tasks import builtin_task, builtin_task_names
@@ -140,7 +152,8 @@ def _optimizer_choices(dim: Dim) -> list[str]:
 
 
 def _check_optimizer(path: str, names: list[str], options: dict[str, Any], base: str) -> list[Problem]:
-    from lrsearch.optim import get_optimizer_info, optimizer_names, validate_options
+    from lrsearch.errors import LrsearchError
+    from lrsearch.optim import get_optimizer_info, is_import_path, optimizer_names, validate_options
 
     if not names:
         return [(path, "must be an optimizer name or {choices: [...]}, not a range")]
@@ -148,12 +161,15 @@ def _check_optimizer(path: str, names: list[str], options: dict[str, Any], base:
     for name in names:
         try:
             get_optimizer_info(name)
-        except Exception:
+        except LrsearchError as exc:
             if str(name).endswith("_schedulefree"):
                 problems.append((path, f"optimizer {name!r} needs the schedulefree package: "
                                        "pip install 'lrsearch[schedulefree]' (or pip install schedulefree)"))
+            elif is_import_path(name):
+                problems.append((path, str(exc)))
             else:
-                problems.append((path, unknown_name("optimizer", name, optimizer_names())))
+                problems.append((path, unknown_name("optimizer", name, optimizer_names())
+                                 + "; or an import path such as 'lion_pytorch:Lion'"))
             continue
         for msg in validate_options(name, options):
             problems.append((f"{base}.options", msg))

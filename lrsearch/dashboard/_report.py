@@ -14,12 +14,12 @@ from string import Template
 
 import pandas as pd
 
-from lrsearch import __version__
 from lrsearch.dashboard._data import group_lr_columns, ranked
 from lrsearch.dashboard._panels import PanelDef, load_panels
 from lrsearch.dashboard._publish import StudyData, build_figures, collect
 from lrsearch.errors import LrsearchError
 from lrsearch.storage import redact
+from lrsearch.version import __version__
 
 TEMPLATE = Path(__file__).with_name("templates") / "report.html"
 PLOT_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["sendDataToCloud"]}

@@ -17,6 +17,7 @@ from lrsearch.dashboard._panels import PanelDef
 from lrsearch.dashboard._storage import dashboard_storage
 from lrsearch.errors import LrsearchError
 from lrsearch.storage import Store, redact
+from lrsearch.storage.optuna_adapter import fingerprint_query, study_id_by_name
 
 
 class _Server(ThreadingMixIn, WSGIServer):
@@ -34,12 +35,8 @@ class _Stop(Exception):
 
 def fingerprint(url: str, study: str) -> tuple[Any, ...]:
     """Changes whenever a trial starts, finishes or records an epoch, or a confirmation run is stored."""
-    sql = sa.text(
-        "SELECT COUNT(*), SUM(CASE WHEN t.state = 'RUNNING' THEN 0 ELSE 1 END), MAX(t.datetime_complete) "
-        "FROM trials t JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = :name"
-    )
     with Store(url).engine.connect() as conn:
-        optuna_part = tuple(conn.execute(sql, {"name": study}).one())
+        optuna_part = fingerprint_query(conn, study)
         epochs = conn.execute(sa.text("SELECT COUNT(*) FROM lrsearch_epochs WHERE study_name = :name"),
                               {"name": study}).scalar()
         confirms = conn.execute(sa.text("SELECT COUNT(*) FROM lrsearch_confirm WHERE study_name = :name"),
@@ -144,5 +141,4 @@ def serve(url: str, *, host: str = "127.0.0.1", port: int = 8080, read_only: boo
 
 def app_study_id(url: str, name: str) -> int | None:
     with Store(url).engine.connect() as conn:
-        row = conn.execute(sa.text("SELECT study_id FROM studies WHERE study_name = :n"), {"n": name}).first()
-    return int(row[0]) if row else None
+        return study_id_by_name(conn, name)

@@ -25,8 +25,15 @@ import optuna
 from sqlalchemy import event
 
 from lrsearch.errors import StorageError
-from lrsearch.storage import check_storage, engine_kwargs, parse_url, redact, redact_text, sqlite_path
-from lrsearch.storage._engine import SQLITE_BUSY_TIMEOUT_S
+from lrsearch.storage import (
+    SQLITE_BUSY_TIMEOUT_S,
+    check_storage,
+    engine_kwargs,
+    parse_url,
+    redact,
+    redact_text,
+    sqlite_path,
+)
 
 
 def ensure_wal(url: str, *, required: bool = True) -> str | None:

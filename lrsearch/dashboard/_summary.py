@@ -10,8 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from lrsearch import __version__
 from lrsearch.dashboard._data import StudyContext
+from lrsearch.version import __version__
 
 # Markdown link definitions that nothing uses render as nothing (HTML comments would show in the dashboard).
 NOTE_BEGIN = "[//]: # (lrsearch:begin - lrsearch rewrites what follows; keep your own notes outside it)"

@@ -11,7 +11,7 @@ import torch
 
 from lrsearch.errors import GroupError
 from lrsearch.groups._patterns import NameMatcher, compile_pattern, example_names, format_names, quote
-from lrsearch.space._trial_config import GroupConfig
+from lrsearch.trial_config import GroupConfig, membership_problem, rest_problem
 
 NamedParams = Iterable[tuple[str, torch.Tensor]] | Iterable[str]
 
@@ -174,27 +174,18 @@ def _check_structure(groups: Sequence[GroupConfig]) -> list[str]:
         if group.name in seen:
             problems.append(f"group name {group.name!r} is used twice")
         seen.add(group.name)
-        kinds = [
-            k
-            for k, on in (
-                ("params", bool(group.params)),
-                ("rest", group.rest),
-                ("layerwise", group.layerwise is not None),
-            )
-            if on
-        ]
-        if len(kinds) != 1:
-            got = "none of them" if not kinds else " and ".join(kinds)
-            problems.append(f"group {group.name!r}: give exactly one of params, rest, layerwise; got {got}")
+        problem = membership_problem(params=bool(group.params), rest=group.rest, layerwise=group.layerwise is not None)
+        if problem:
+            problems.append(f"group {group.name!r}: {problem}")
         if group.layer_decay is not None and group.layerwise is None:
             problems.append(
                 f"group {group.name!r}: layer_decay needs layerwise, the regex that finds the layers"
             )
         if group.layer_decay is not None and group.layer_decay <= 0:
             problems.append(f"group {group.name!r}: layer_decay must be > 0, got {group.layer_decay}")
-    rest = [g.name for g in groups if g.rest]
-    if len(rest) > 1:
-        problems.append(f"groups {_and(rest)} all have rest: true; at most one group per optimizer may")
+    problem = rest_problem([g.name for g in groups if g.rest])
+    if problem:
+        problems.append(problem)
     return problems
 
 

@@ -9,7 +9,7 @@ from torch import nn
 from lrsearch.groups._assign import ResolvedGroup, check_unique_names, group_error, resolve_groups
 from lrsearch.groups._no_decay import no_decay_parameter_names, split_no_decay
 from lrsearch.keras import named_parameters  # Keras models: their parameters under Keras's names
-from lrsearch.space._trial_config import OptimizerConfig
+from lrsearch.trial_config import OptimizerConfig
 
 
 def resolve_param_groups(model: nn.Module, opt_config: OptimizerConfig) -> list[ResolvedGroup]:
@@ -41,7 +41,7 @@ def build_param_groups(model: nn.Module, opt_config: OptimizerConfig) -> list[di
     the optimizer understands), and lrsearch's tags: ``name`` (``head``, ``layers.3``, ``backbone.no_decay``),
     ``group`` (the spec group it came from, which owns the schedule), ``layer_scale`` (the layer-decay factor
     already applied to ``lr``; not timm's ``lr_scale``, which timm schedulers would apply a second time),
-    ``no_decay`` and ``frozen_until`` (the first epoch it trains). Torch keeps unknown keys in
+    ``no_decay`` and ``frozen_until`` (the last epoch, from 1, it is frozen in; 0: never frozen). Torch keeps unknown keys in
     ``optimizer.param_groups`` and in its state dict.
 
     Order: the spec's groups in order, a layerwise group's layers by index, each ``.no_decay`` companion right

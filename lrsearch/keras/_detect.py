@@ -31,10 +31,11 @@ def is_keras_object(obj: Any) -> bool:
 
 def backend_error(backend: str) -> TaskError:
     return TaskError(
-        f"Keras is set to its {backend!r} backend; lrsearch trains Keras models on the PyTorch backend, where "
+        f"Keras is set to its {backend!r} backend; lrsearch's own loop trains Keras models on the PyTorch backend, where "
         f"a keras.Model is a torch.nn.Module whose variables are torch parameters. Set {BACKEND_ENV}=torch before "
         f"Keras is imported: `{BACKEND_ENV}=torch lrsearch run STUDY.yaml`, or os.environ['{BACKEND_ENV}'] = 'torch' "
-        f"at the top of your task module, before `import keras`"
+        f"at the top of your task module, before `import keras`. To keep {backend!r} and train with model.fit, "
+        f"give the study a task.train function that uses lrsearch.integrations.keras.fit_setup"
     )
 
 

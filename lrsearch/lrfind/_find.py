@@ -85,9 +85,9 @@ def lr_find(spec: StudySpec, *, mode: str = "per-group", start: float = 1e-7, en
     """
     import torch
 
-    from lrsearch import __version__
     from lrsearch.tasks import load_task
     from lrsearch.training import resolve_device
+    from lrsearch.version import __version__
 
     check_spec_for_lrfind(spec)
     if mode not in MODES:

@@ -16,7 +16,7 @@ import torch
 
 from lrsearch.errors import LrsearchError
 from lrsearch.lrfind._suggest import DIVERGE_FACTOR, SMOOTH_BETA, smooth
-from lrsearch.space import OptimizerConfig
+from lrsearch.trial_config import OptimizerConfig
 
 
 @dataclass
@@ -43,8 +43,7 @@ def range_test(task: Any, opt_config: OptimizerConfig, multipliers: dict[str, fl
     """Run one range test on ``task``'s training split; the model is rebuilt from the same seed every time."""
     from lrsearch.groups import build_param_groups
     from lrsearch.optim import build_optimizer
-    from lrsearch.training import seed_everything
-    from lrsearch.training._loop import batches
+    from lrsearch.training import batches, seed_everything
 
     seed_everything(seed)
     model = task.build_model().to(device)

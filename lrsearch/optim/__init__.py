@@ -4,7 +4,9 @@ from lrsearch.optim._build import build_optimizer
 from lrsearch.optim._registry import (
     GROUP_KEYS,
     OptimizerInfo,
+    capabilities,
     get_optimizer_info,
+    is_import_path,
     optimizer_names,
     register_optimizer,
     validate_options,
@@ -14,6 +16,8 @@ __all__ = [
     "GROUP_KEYS",
     "OptimizerInfo",
     "build_optimizer",
+    "capabilities",
+    "is_import_path",
     "get_optimizer_info",
     "optimizer_names",
     "register_optimizer",

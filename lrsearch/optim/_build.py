@@ -9,7 +9,7 @@ from torch.optim import Optimizer
 
 from lrsearch.errors import LrsearchError
 from lrsearch.optim._registry import OptimizerInfo, get_optimizer_info, validate_options
-from lrsearch.space._trial_config import OptimizerConfig
+from lrsearch.trial_config import OptimizerConfig
 
 
 def build_optimizer(opt_config: OptimizerConfig, torch_groups: Sequence[Mapping[str, Any]]) -> Optimizer:
@@ -39,7 +39,7 @@ def build_optimizer(opt_config: OptimizerConfig, torch_groups: Sequence[Mapping[
         return info.cls(groups, **options)
     except (ValueError, TypeError, RuntimeError) as exc:
         raise LrsearchError(
-            f"optimizer {opt_config.key!r}: torch.optim.{info.cls.__name__} rejected its settings: {exc}"
+            f"optimizer {opt_config.key!r}: {info.cls.__module__}.{info.cls.__qualname__} rejected its settings: {exc}"
         ) from exc
 
 

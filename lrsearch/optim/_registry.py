@@ -1,10 +1,19 @@
 """The optimizer registry: each torch optimizer lrsearch can build, with the capability flags that decide which
-per-group settings apply (timm's ``has_momentum``/``has_betas``), and the constructor options it accepts."""
+per-group settings apply (timm's ``has_momentum``/``has_betas``), and the constructor options it accepts.
+
+Besides the registered names, a spec may name any optimizer class by import path (``lion_pytorch:Lion``,
+``timm.optim:Lion``): it is imported on first use and registered under that path, with its capabilities read
+from its constructor's signature (a ``momentum`` keyword: momentum; a ``betas`` keyword: betas).
+"""
 
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
+import os
+import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +48,8 @@ class OptimizerInfo:
         decoupled_weight_decay: Weight decay is decoupled from the gradient (AdamW) without any option; see
             :meth:`uses_decoupled_weight_decay` for optimizers where an option turns it on.
         default_options: lrsearch's own defaults for constructor options, which the spec's options override.
+        default_momentum: The momentum a group gets when the optimizer has momentum and the group does not say
+            (torch's SGD default of 0 is plain SGD, rarely what a search over SGD means).
         switches_modes: The optimizer has ``train()``/``eval()`` modes (schedule-free): the managed loop and
             :class:`~lrsearch.training.TrialContext` put it in train mode to step and in eval mode to evaluate.
         horizon_free: The optimizer needs no decaying schedule (schedule-free); a constant shape is its design.
@@ -51,6 +62,7 @@ class OptimizerInfo:
     has_betas: bool = False
     decoupled_weight_decay: bool = False
     default_options: Mapping[str, Any] = field(default_factory=dict)
+    default_momentum: float = 0.0
     switches_modes: bool = False
     horizon_free: bool = False
 
@@ -98,26 +110,79 @@ def register_optimizer(info: OptimizerInfo, *, replace: bool = False) -> Optimiz
 
 
 def optimizer_names() -> list[str]:
-    return sorted(_REGISTRY)
+    """The registered names (optimizers named by import path are not listed)."""
+    return sorted(n for n in _REGISTRY if not is_import_path(n))
 
 
 def get_optimizer_info(name: str) -> OptimizerInfo:
-    """The registered optimizer ``name``.
+    """The registered optimizer ``name``, or the class an import path (``package.module:Class``) names.
 
     Raises:
-        LrsearchError: No such optimizer; the message lists the known names.
+        LrsearchError: No such optimizer (the message lists the known names), or an import path that does not
+            import or does not name a ``torch.optim.Optimizer`` subclass.
     """
-    try:
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise LrsearchError(f"unknown optimizer {name!r}; known: {', '.join(optimizer_names())}") from None
+    if is_import_path(name):
+        return _register_import_path(name)
+    raise LrsearchError(f"unknown optimizer {name!r}; known: {', '.join(optimizer_names())}, or an import path "
+                        "such as 'lion_pytorch:Lion' (package.module:Class)")
+
+
+def is_import_path(name: str) -> bool:
+    return _IMPORT_PATH.match(name) is not None
+
+
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def _register_import_path(path: str) -> OptimizerInfo:
+    module_name, _, attr = path.partition(":")
+    # Like task entrypoints: a user's own module imports from where lrsearch runs (appended: never shadows).
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise LrsearchError(f"optimizer {path!r}: cannot import {module_name!r}: {exc}") from None
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise LrsearchError(f"optimizer {path!r}: {target.__name__!r} has no attribute {part!r}")
+        target = getattr(target, part)
+    if not (isinstance(target, type) and issubclass(target, Optimizer)):
+        what = target.__name__ if isinstance(target, type) else type(target).__name__
+        raise LrsearchError(f"optimizer {path!r} is {what}, not a torch.optim.Optimizer subclass")
+    keywords = constructor_defaults(target)
+    missing = [k for k in ("lr",) if k not in keywords]
+    if missing:
+        raise LrsearchError(f"optimizer {path!r}: {target.__name__}.__init__ takes no 'lr'; lrsearch sets lr "
+                            "per parameter group, so the optimizer must accept it")
+    doc = (inspect.getdoc(target) or "").strip().splitlines()
+    momentum = keywords.get("momentum")
+    info = OptimizerInfo(
+        path, target, doc[0] if doc else f"{target.__module__}.{target.__qualname__}",
+        has_momentum="momentum" in keywords, has_betas="betas" in keywords,
+        # a group that does not search momentum gets the class's own default
+        default_momentum=float(momentum) if isinstance(momentum, (int, float)) and not isinstance(momentum, bool) else 0.0,
+    )
+    return register_optimizer(info)
+
+
+def capabilities(info: OptimizerInfo) -> str:
+    """``info``'s capabilities in words, as ``lrsearch validate`` states them."""
+    cls = f"{info.cls.__module__}.{info.cls.__qualname__}"
+    caps = [f"momentum {'yes' if info.has_momentum else 'no'}", f"betas {'yes' if info.has_betas else 'no'}"]
+    options = ", ".join(f"{k}={v!r}" for k, v in info.option_defaults().items()
+                        if v is not inspect.Parameter.empty) or "none"
+    return f"{info.name} ({cls}): {', '.join(caps)}; options {options}"
 
 
 def validate_options(name: str, options: Mapping[str, Any]) -> list[str]:
     """Every problem with an optimizer's ``options``, one message each; empty when they are fine."""
-    if name not in _REGISTRY:
-        return [f"unknown optimizer {name!r}; known: {', '.join(optimizer_names())}"]
-    info = _REGISTRY[name]
+    try:
+        info = get_optimizer_info(name)
+    except LrsearchError as exc:
+        return [str(exc)]
     valid = ", ".join(sorted(info.options))
     problems = []
     for key, value in options.items():
@@ -151,6 +216,7 @@ for _info in (
         torch.optim.SGD,
         "Stochastic gradient descent, with optional (Nesterov) momentum.",
         has_momentum=True,
+        default_momentum=0.9,
     ),
     OptimizerInfo(
         "adam",

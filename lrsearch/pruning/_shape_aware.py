@@ -8,8 +8,8 @@ looks good early. A plain pruner therefore stops the slow starters before they c
 :class:`ShapeAwarePruner` wraps any Optuna pruner and runs it against a *view* of the study that holds only the
 trials whose shape parameters (``schedule.shape``, ``schedule.<group>.shape``, ...) equal the current trial's.
 The view is a real :class:`optuna.Study` over a filtering storage proxy, so every pruner works unchanged,
-including Hyperband, whose bracket studies are rebuilt from ``study._storage`` (a filtered ``get_trials`` alone
-would be bypassed there), and successive halving, which writes rung values through ``study._storage``.
+including Hyperband, whose bracket studies are rebuilt from the study's storage (a filtered ``get_trials`` alone
+would be bypassed there), and successive halving, which writes rung values through the study's storage.
 Everything except reading trials passes through to the real storage.
 """
 
@@ -23,6 +23,8 @@ import optuna
 from optuna.pruners import BasePruner
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
+
+from lrsearch.storage.optuna_adapter import storage_of, trial_id
 
 ShapeKey = tuple[Any, ...]
 
@@ -72,7 +74,7 @@ class ShapeAwarePruner(BasePruner):
         key = self.shape_key(trial)
         view = optuna.Study(
             study_name=study.study_name,
-            storage=_FilteredStorage(study._storage, lambda t: self.shape_key(t) == key),  # type: ignore[arg-type]
+            storage=_FilteredStorage(storage_of(study), lambda t: self.shape_key(t) == key),  # type: ignore[arg-type]
             sampler=study.sampler,
             pruner=self._wrapped,
         )
@@ -91,15 +93,15 @@ class _FilteredStorage:
     """
 
     def __init__(self, storage: Any, keep: Callable[[FrozenTrial], bool]) -> None:
-        self._storage = storage
+        self._inner = storage
         self._keep = keep
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._storage, name)
+        return getattr(self._inner, name)
 
     def get_all_trials(self, study_id: int, deepcopy: bool = True,
                        states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
-        trials = self._storage.get_all_trials(study_id, deepcopy=deepcopy, states=states)
+        trials = self._inner.get_all_trials(study_id, deepcopy=deepcopy, states=states)
         return [t for t in trials if self._keep(t)]
 
     def get_n_trials(self, study_id: int, state: tuple[TrialState, ...] | TrialState | None = None) -> int:
@@ -111,6 +113,6 @@ class _FilteredStorage:
                     if t.value is not None and not math.isnan(t.value)]
         if not complete:
             raise ValueError("No trials are completed yet.")
-        maximize = self._storage.get_study_directions(study_id)[0] == StudyDirection.MAXIMIZE
+        maximize = self._inner.get_study_directions(study_id)[0] == StudyDirection.MAXIMIZE
         best = max(complete, key=lambda t: t.value) if maximize else min(complete, key=lambda t: t.value)
-        return self._storage.get_trial(best._trial_id)
+        return self._inner.get_trial(trial_id(best))

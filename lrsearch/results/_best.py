@@ -151,15 +151,30 @@ def best_yaml(best: BestTrial) -> str:
     return head + yaml.safe_dump(data, sort_keys=False, width=110)
 
 
-def best_snippet(best: BestTrial, module: str = "best_trial") -> str:
-    """The plain-PyTorch snippet of ``best``."""
-    spec = best.handle.spec
+def _steps_per_epoch(best: BestTrial) -> int | None:
+    """The trial's recorded step count after epoch 1."""
     e = tables.epochs
     with best.handle.store.engine.connect() as conn:
-        row = conn.execute(sa.select(e.c.step).where(e.c.study_name == spec.name, e.c.trial_number == best.number,
-                                                     e.c.epoch == 1)).first()
-        steps = int(row[0]) if row else None
-    title = (f"Trial #{best.number} of lrsearch study {spec.name!r} ({spec.objective.metric} = {best.value:.6g}): "
-             "its optimizer, param groups and per-group schedules.")
-    return pytorch_snippet(best.config, title=title, steps_per_epoch=steps, batch_size=spec.task.batch_size,
-                           module=module)
+        row = conn.execute(sa.select(e.c.step).where(e.c.study_name == best.handle.spec.name,
+                                                     e.c.trial_number == best.number, e.c.epoch == 1)).first()
+    return int(row[0]) if row else None
+
+
+def _title(best: BestTrial) -> str:
+    spec = best.handle.spec
+    return (f"Trial #{best.number} of lrsearch study {spec.name!r} ({spec.objective.metric} = {best.value:.6g}): "
+            "its optimizer, param groups and per-group schedules.")
+
+
+def best_snippet(best: BestTrial, module: str = "best_trial") -> str:
+    """The plain-PyTorch snippet of ``best``."""
+    return pytorch_snippet(best.config, title=_title(best), steps_per_epoch=_steps_per_epoch(best),
+                           batch_size=best.handle.spec.task.batch_size, module=module)
+
+
+def best_keras_snippet(best: BestTrial, module: str = "best_trial") -> str:
+    """The plain-Keras snippet of ``best``: a Keras optimizer with the trial's groups, for ``model.fit``."""
+    from lrsearch.results._keras_snippet import keras_snippet
+
+    return keras_snippet(best.config, title=_title(best), steps_per_epoch=_steps_per_epoch(best),
+                         batch_size=best.handle.spec.task.batch_size, module=module)

@@ -2,7 +2,8 @@
 
 The file holds the trial's data (``OPTIMIZERS``), the schedule shapes' own functions (copied from
 :mod:`lrsearch.schedules` by :func:`~lrsearch.schedules.factor_source`) and the code of
-:mod:`lrsearch.results._snippet_runtime`. It imports only ``fnmatch``, ``math``, ``re`` and ``torch``.
+:mod:`lrsearch.results._snippet_runtime`. It imports only ``fnmatch``, ``importlib``, ``math``, ``re`` and ``torch``,
+and, for an optimizer named by import path (``lion_pytorch:Lion``), that optimizer's package.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import torch
 
 from lrsearch.errors import LrsearchError
-from lrsearch.optim import get_optimizer_info
+from lrsearch.optim import get_optimizer_info, is_import_path
 from lrsearch.results import _snippet_runtime
 from lrsearch.schedules import factor_source, get_shape
 from lrsearch.space import GroupConfig, OptimizerConfig, TrialConfig
@@ -28,7 +29,7 @@ Use it in your own training script:
     model = MyModel()  # the model the study trained: the same parameter names
     optimizer = build_optimizer(model{key_arg})  # the trial's param groups and optimizer
     scheduler = build_scheduler(optimizer, steps_per_epoch=len(train_loader){key_arg2})
-    for epoch in range(EPOCHS):
+    for epoch in range(1, EPOCHS + 1):  # epochs count from 1, as in lrsearch's curves
         set_frozen(optimizer, epoch)  # groups frozen for their first freeze_epochs
         model.train()
         for x, y in train_loader:
@@ -78,11 +79,16 @@ def _group_data(group: GroupConfig, has_momentum: bool, has_betas: bool, info: A
 
 def _optimizer_data(opt: OptimizerConfig) -> dict[str, Any]:
     info = get_optimizer_info(opt.name)
-    if getattr(torch.optim, info.cls.__name__, None) is not info.cls:
-        raise LrsearchError(f"optimizer {opt.name!r} ({info.cls.__module__}.{info.cls.__name__}) is not in "
-                            "torch.optim; the plain-PyTorch snippet supports torch.optim optimizers only")
+    if getattr(torch.optim, info.cls.__name__, None) is info.cls:
+        cls_name = info.cls.__name__
+    elif is_import_path(opt.name):
+        cls_name = opt.name  # the snippet imports it, as lrsearch did
+    else:
+        raise LrsearchError(f"optimizer {opt.name!r} ({info.cls.__module__}.{info.cls.__name__}) is neither in "
+                            "torch.optim nor named by import path; name it 'package.module:Class' in the study "
+                            "for the plain-PyTorch snippet to import it")
     return {
-        "optimizer": info.cls.__name__,
+        "optimizer": cls_name,
         "has_momentum": info.has_momentum,
         "options": {**info.default_options, **opt.options},
         "weight_decay_exclude": list(opt.weight_decay_exclude),
@@ -133,7 +139,7 @@ def pytorch_snippet(config: TrialConfig, *, title: str, steps_per_epoch: int | N
     shape_table = "{\n" + "".join(f"    {name!r}: ({f}, {m}),\n" for name, (f, m) in shapes.items()) + "}"
     parts = [
         f'"""{title}\n\nIn plain PyTorch: no lrsearch import. {usage}\n"""',
-        "from __future__ import annotations\n\nimport fnmatch\nimport math\nimport re\n\nimport torch",
+        "from __future__ import annotations\n\nimport fnmatch\nimport importlib\nimport math\nimport re\n\nimport torch",
         f"EPOCHS = {config.epochs}\nSTEPS_PER_EPOCH = {steps_per_epoch or 1}  # in the study; yours follows "
         "from your data and batch size\nSEED = " + str(config.seed),
         "# The trial's optimizers and groups: patterns are globs (* crosses dots) or 're:' regexes on parameter\n"

@@ -10,6 +10,7 @@ arithmetic, so that the values match lrsearch's to the last bit. Nothing here ma
 # ruff: noqa: E731
 
 import fnmatch
+import importlib
 import math
 import re
 
@@ -172,7 +173,18 @@ def build_optimizer(model, key=None):
     if spec["has_momentum"]:
         # torch checks constructor-level settings (nesterov needs momentum > 0); every group sets its own.
         options["momentum"] = max(g["momentum"] for g in groups)
-    return getattr(torch.optim, spec["optimizer"])(groups, **options)
+    return optimizer_class(spec["optimizer"])(groups, **options)
+
+
+def optimizer_class(name):
+    """``torch.optim.<name>``, or the class an import path names (``lion_pytorch:Lion``)."""
+    if ":" not in name:
+        return getattr(torch.optim, name)
+    module, _, attr = name.partition(":")
+    target = importlib.import_module(module)
+    for part in attr.split("."):
+        target = getattr(target, part)
+    return target
 
 
 def schedule_values(schedule, steps_per_epoch, epochs=None):
@@ -263,14 +275,18 @@ def build_scheduler(optimizer, steps_per_epoch, key=None):
 
 
 def set_frozen(optimizer, epoch):
-    """Freeze the groups whose ``frozen_until`` is after ``epoch`` (0-based), unfreeze the others.
+    """Freeze the groups frozen in ``epoch``, unfreeze the others; return the frozen groups' names.
 
+    Epochs count from 1, as in lrsearch's curves: a group with ``frozen_until == k`` is frozen in epochs 1..k.
     Call it at the start of every epoch and use ``optimizer.zero_grad(set_to_none=True)``, so that frozen
     parameters have no gradient for momentum or weight decay to act on.
     """
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        raise ValueError(f"set_frozen(optimizer, epoch): epochs count from 1 (for epoch in range(1, EPOCHS + 1)), "
+                         f"got {epoch!r}")
     frozen = []
     for group in optimizer.param_groups:
-        is_frozen = epoch < group.get("frozen_until", 0)
+        is_frozen = epoch <= group.get("frozen_until", 0)
         for param in group["params"]:
             param.requires_grad_(not is_frozen)
             if is_frozen:
@@ -284,7 +300,8 @@ def print_schedule(steps_per_epoch=None):
     """Each group's lr, momentum and weight decay at the end of every epoch (what lrsearch recorded)."""
     steps_per_epoch = steps_per_epoch or STEPS_PER_EPOCH
     for key, spec in OPTIMIZERS.items():
-        print(f"optimizer {key}: torch.optim.{spec['optimizer']}, {steps_per_epoch} steps an epoch")
+        where = spec["optimizer"] if ":" in spec["optimizer"] else f"torch.optim.{spec['optimizer']}"
+        print(f"optimizer {key}: {where}, {steps_per_epoch} steps an epoch")
         for group in spec["groups"]:
             values = schedule_values(group["schedule"], steps_per_epoch)
             print(f"  {group['name']} ({group['schedule']['shape']}):")

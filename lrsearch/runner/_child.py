@@ -41,11 +41,14 @@ class _Stop:
         self.in_trial = False
 
     def __call__(self, signum: int, frame: Any) -> None:
+        # Only the first SIGTERM interrupts: SLURM signals every process of a job and the supervisor then signals
+        # its workers again; a second KeyboardInterrupt would cut short the recording of the first.
+        first = not self.requested
         self.requested = True
-        if self.in_trial:
-            from lrsearch.training._interrupt import request_stop
+        if self.in_trial and first:
+            from lrsearch.interrupt import request_stop
 
-            request_stop()  # raised again at the next step if this KeyboardInterrupt is dropped (see _interrupt)
+            request_stop()  # raised again at the next step if this KeyboardInterrupt is dropped (see lrsearch.interrupt)
             raise KeyboardInterrupt
 
 
@@ -139,13 +142,14 @@ def _run_one(config: ChildConfig, conn: Connection, handle: Any, trial: Any, sto
     from lrsearch.runner._heartbeat import Heartbeat
     from lrsearch.runner._logs import trial_log_path, trial_output
     from lrsearch.runner._trial import Outcome, run_trial, worker_name
+    from lrsearch.storage.optuna_adapter import storage_of, trial_id
 
     log_path = trial_log_path(Path(config.log_dir), handle.name, trial.number)
     worker = worker_name()
-    _send(conn, ("started", config.slot.index, handle.name, trial.number, trial._trial_id, str(log_path), worker))
+    _send(conn, ("started", config.slot.index, handle.name, trial.number, trial_id(trial), str(log_path), worker))
     stop.in_trial = True
     try:
-        with Heartbeat(trial._trial_id, handle.study._storage), trial_output(log_path):
+        with Heartbeat(trial_id(trial), storage_of(handle.study)), trial_output(log_path):
             outcome = run_trial(handle, trial, device=config.slot.device, worker=worker, log_path=str(log_path),
                                 threads=handle.spec.task.threads or config.slot.threads)
     except KeyboardInterrupt:

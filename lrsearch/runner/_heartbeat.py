@@ -1,21 +1,20 @@
-"""The heartbeat of a running trial, and finding trials whose heartbeat stopped.
+"""The heartbeat of a running trial (finding trials whose heartbeat stopped is ``optuna_adapter.stale_trial_ids``).
 
 Optuna's heartbeat thread writes at once when a trial starts, then every interval. lrsearch's beats every interval
 from a thread that lives as long as the process: a trial shorter than the interval mostly costs no heartbeat
-write (saving a commit per trial, an fsync on PostgreSQL) and no thread start. A trial whose worker dies before its first beat has no heartbeat at all, so the stale check below
+write (saving a commit per trial, an fsync on PostgreSQL) and no thread start. A trial whose worker dies before its first beat has no heartbeat at all, so the stale check
 also takes RUNNING trials without a heartbeat that started longer than the grace period ago.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from types import TracebackType
 
 import optuna
-import sqlalchemy as sa
-from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
+
+from lrsearch.storage.optuna_adapter import BaseHeartbeat, heartbeat_backend, heartbeat_enabled
 
 
 class Heartbeat:
@@ -30,11 +29,11 @@ class Heartbeat:
 
     def __init__(self, trial_id: int, storage: optuna.storages.BaseStorage) -> None:
         # The RDB storage under Optuna's per-study cache: one thread per database, not per study object.
-        self.trial_id, self.storage = trial_id, getattr(storage, "_backend", storage)
+        self.trial_id, self.storage = trial_id, heartbeat_backend(storage)
         self.beater: _Beater | None = None
 
     def __enter__(self) -> Heartbeat:
-        if is_heartbeat_enabled(self.storage):
+        if heartbeat_enabled(self.storage):
             with Heartbeat._lock:
                 beater = Heartbeat._beaters.get(id(self.storage))
                 if beater is None or not beater.is_alive():
@@ -77,24 +76,3 @@ class _Beater(threading.Thread):
                     self.storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
                 except Exception:  # noqa: BLE001 - a database hiccup: the next beat tries again
                     continue
-
-
-def stale_trial_ids(study: optuna.Study) -> list[int]:
-    """RUNNING trials of ``study`` whose heartbeat is older than the grace period, or that have none and started
-    longer than the grace period ago."""
-    storage = study._storage
-    if not is_heartbeat_enabled(storage):
-        return []
-    assert isinstance(storage, BaseHeartbeat)
-    stale = set(storage._get_stale_trial_ids(study._study_id))
-    backend = getattr(storage, "_backend", storage)
-    grace = getattr(backend, "grace_period", None) or 2 * (storage.get_heartbeat_interval() or 0)
-    # Optuna stores datetime_start as naive UTC.
-    cutoff = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(seconds=grace)
-    query = sa.text(
-        "SELECT t.trial_id FROM trials t LEFT JOIN trial_heartbeats h ON h.trial_id = t.trial_id "
-        "WHERE t.study_id = :sid AND t.state = 'RUNNING' AND h.trial_id IS NULL AND t.datetime_start < :cutoff"
-    )
-    with backend.engine.connect() as conn:
-        stale.update(r[0] for r in conn.execute(query, {"sid": study._study_id, "cutoff": cutoff}))
-    return sorted(stale)

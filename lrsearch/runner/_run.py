@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import optuna
-import sqlalchemy as sa
 
-from lrsearch.runner._heartbeat import Heartbeat, stale_trial_ids
+from lrsearch.interrupt import raise_if_stopped, sticky_ctrl_c
+from lrsearch.runner._heartbeat import Heartbeat
 from lrsearch.runner._logs import trial_log_path, trial_output
 from lrsearch.runner._lost import fail_lost_trial
 from lrsearch.runner._study import StudyHandle, default_log_dir
 from lrsearch.runner._trial import Outcome, run_trial
 from lrsearch.search import queue_stage2_recipes
-from lrsearch.training._interrupt import raise_if_stopped, sticky_ctrl_c
+from lrsearch.storage.optuna_adapter import stale_trial_ids, storage_of, trial_id
 
 _WAIT_S = 2.0
 
@@ -39,18 +39,12 @@ class RunSummary:
 def reap_stale(handle: StudyHandle) -> list[int]:
     """Fail trials whose worker stopped sending heartbeats (reason ``killed``) and queue their configs again."""
     reaped = []
-    for trial_id in stale_trial_ids(handle.study):
-        number = fail_lost_trial(handle.url, handle.name, trial_id, reason="killed",
+    for stale in stale_trial_ids(handle.study):
+        number = fail_lost_trial(handle.url, handle.name, stale, reason="killed",
                                  message="the worker stopped sending heartbeats (killed, or its machine was lost)")
         if number is not None:
             reaped.append(number)
     return sorted(reaped)
-
-
-def mark_killed(handle: StudyHandle, numbers: list[int], message: str) -> None:
-    """Record ``killed`` on trials already failed in Optuna (lrsearch's row only)."""
-    for number in numbers:
-        handle.store.fail_trial(handle.name, number, reason="killed", error=message)
 
 
 def next_trial(handle: StudyHandle, total: int | None) -> optuna.Trial | None | str:
@@ -169,7 +163,7 @@ def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float |
                     continue
                 assert isinstance(trial, optuna.Trial)
                 log_path = trial_log_path(log_dir, handle.name, trial.number)
-                with Heartbeat(trial._trial_id, handle.study._storage), trial_output(log_path):
+                with Heartbeat(trial_id(trial), storage_of(handle.study)), trial_output(log_path):
                     outcome = run_trial(handle, trial, device=device, log_path=str(log_path))
                 summary.outcomes.append(outcome)
                 if on_outcome is not None:
@@ -183,11 +177,3 @@ def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float |
         summary.seconds = time.monotonic() - started
     return summary
 
-
-def finished_trial_numbers(handle: StudyHandle) -> list[int]:
-    with handle.store.engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("SELECT number FROM trials WHERE study_id = :sid AND state IN ('COMPLETE', 'PRUNED') ORDER BY number"),
-            {"sid": handle.study._study_id},
-        ).all()
-    return [r[0] for r in rows]

@@ -15,12 +15,13 @@ from typing import Any
 import optuna
 import sqlalchemy as sa
 
-from lrsearch import __version__
-from lrsearch.config import StudySpec, build_pruner, build_sampler, spec_hash
+from lrsearch.config import StudySpec, build_pruner, build_sampler, import_plugins, spec_hash
 from lrsearch.errors import SpecError, StorageError
 from lrsearch.search import queue_recipes
 from lrsearch.space import SearchSpace
 from lrsearch.storage import Store, check_storage, optuna_storage, redact, sqlite_path
+from lrsearch.storage.optuna_adapter import count_trials_by_state, study_id
+from lrsearch.version import __version__
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 _STATE_NAMES = [s.name for s in optuna.trial.TrialState]
@@ -42,12 +43,11 @@ class StudyHandle:
 
     def counts(self, conn: sa.Connection | None = None) -> dict[str, int]:
         """Trials per state, counted in SQL (one indexed query, cheap at thousands of trials)."""
-        query = sa.text("SELECT state, COUNT(*) FROM trials WHERE study_id = :sid GROUP BY state")
         if conn is None:
             with self.store.engine.connect() as own:
-                rows = own.execute(query, {"sid": self.study._study_id}).all()
+                rows = count_trials_by_state(own, study_id(self.study))
         else:
-            rows = conn.execute(query, {"sid": self.study._study_id}).all()
+            rows = count_trials_by_state(conn, study_id(self.study))
         counts = dict.fromkeys(_STATE_NAMES, 0)
         for state, n in rows:
             counts[str(state).split(".")[-1]] = int(n)
@@ -94,7 +94,7 @@ def sampler_and_pruner(spec: StudySpec, space: SearchSpace) -> tuple[optuna.samp
 
 
 def describe_change(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    from lrsearch.config._load import RESUMABLE_KEYS
+    from lrsearch.config import RESUMABLE_KEYS
 
     ignore = set(RESUMABLE_KEYS)
     keys = sorted((set(old) | set(new)) - ignore)
@@ -134,6 +134,11 @@ def open_study(spec: StudySpec, url: str | None = None, *, create: bool = True, 
     if study.direction.name.lower() != spec.objective.direction:
         raise SpecError([("objective.direction", f"study {spec.name!r} exists with direction "
                           f"{study.direction.name.lower()}; a study's direction cannot change")], source)
+    if study.metric_names != [spec.objective.metric]:
+        # Stock tools (the dashboard, trials_dataframe, plots) then say val_accuracy, not "Objective 0".
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([spec.objective.metric])
     if saved is None or saved["spec"] != new_spec:
         store.save_spec(spec.name, new_spec, new_hash, source, __version__)
     handle = StudyHandle(spec=spec, study=study, store=store, space=space, url=url)
@@ -174,6 +179,9 @@ def load_stored_spec(url: str, study_name: str) -> StudySpec:
         known = store.study_names()
         hint = f"; studies here: {', '.join(known)}" if known else "; no lrsearch studies are stored there"
         raise StorageError(f"no lrsearch study {study_name!r} in {redact(url)}{hint}")
+    problems = import_plugins(saved["spec"].get("plugins"))
+    if problems:  # a worker on a machine without the study's plugin installed
+        raise StorageError(f"study {study_name!r} needs its plugins here: " + "; ".join(m for _, m in problems))
     spec = StudySpec.model_validate(saved["spec"])
     spec.storage = url
     return spec

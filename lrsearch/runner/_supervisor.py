@@ -21,12 +21,12 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from lrsearch.errors import LrsearchError
+from lrsearch.interrupt import raise_if_stopped, request_stop, sticky_ctrl_c
 from lrsearch.runner._child import ChildConfig, child_main
 from lrsearch.runner._devices import WorkerSlot
 from lrsearch.runner._logs import log_tail
 from lrsearch.runner._lost import fail_lost_trial
 from lrsearch.runner._trial import Outcome
-from lrsearch.training._interrupt import raise_if_stopped, request_stop, sticky_ctrl_c
 
 # A worker that dies this many times in a row without finishing a trial is not replaced again.
 MAX_CRASHES = 3
@@ -273,7 +273,7 @@ def _set_env(key: str, value: str | None) -> None:
 
 
 def _interrupt(signum: int, frame: Any) -> None:
-    request_stop()  # seen by the loop if this KeyboardInterrupt is dropped (see lrsearch.training._interrupt)
+    request_stop()  # seen by the loop if this KeyboardInterrupt is dropped (see lrsearch.interrupt)
     raise KeyboardInterrupt
 
 

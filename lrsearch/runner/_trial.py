@@ -18,6 +18,8 @@ from lrsearch.errors import LrsearchError
 from lrsearch.runner._study import StudyHandle
 from lrsearch.space import TrialConfig
 from lrsearch.storage import EpochRow
+from lrsearch.storage.optuna_adapter import tell_quietly
+from lrsearch.trackers import NO_TRACKING, StudyTrackers, TrialStart, TrialTracking
 from lrsearch.training import TrialContext, TrialFailed, managed_train, resolve_device
 
 FAIL_REASONS = ("oom", "nan", "exception", "timeout", "killed", "interrupted")
@@ -43,8 +45,8 @@ class StorageRecorder:
     of fast epochs does not pay a commit per epoch.
     """
 
-    def __init__(self, handle: StudyHandle, trial: optuna.Trial) -> None:
-        self.handle, self.trial = handle, trial
+    def __init__(self, handle: StudyHandle, trial: optuna.Trial, tracking: TrialTracking = NO_TRACKING) -> None:
+        self.handle, self.trial, self.tracking = handle, trial, tracking
         self.epochs = 0
         self.last_value: float | None = None
         self.pending: list[EpochRow] = []
@@ -54,6 +56,7 @@ class StorageRecorder:
         clean = {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}
         self.pending.append(EpochRow(epoch, step, wall_time, clean, groups))
         self.epochs = epoch
+        self.tracking.log_epoch(epoch, step, metrics, groups)  # guarded: a tracker never fails the trial
         if time.monotonic() - self.flushed_at >= FLUSH_EVERY_S:
             self.flush()
 
@@ -124,7 +127,14 @@ def train_config(handle: StudyHandle, ctx: TrialContext, *, evaluate_test: bool 
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``host:pid``, and the SLURM job (``job_task`` of an array) that runs the process, if any."""
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    job = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if all(job):
+        return f"{name} slurm {job[0]}_{job[1]}"
+    if os.environ.get("SLURM_JOB_ID"):
+        return f"{name} slurm {os.environ['SLURM_JOB_ID']}"
+    return name
 
 
 def cpu_threads(spec_threads: int | None, workers: int = 1) -> int:
@@ -147,10 +157,17 @@ def run_trial(handle: StudyHandle, trial: optuna.Trial, *, device: str | None = 
     dev = resolve_device(device or handle.spec.task.device)
     described = apply_threads(dev, threads or cpu_threads(handle.spec.task.threads))
     config = handle.space.sample(trial)
-    # The record exists from the start: which worker and device run the trial, and where its log is.
+    attrs = trial_attrs(config)
+    # The record exists from the start: which worker and device run the trial, and where its log is; and what
+    # stock Optuna tools should see as user attributes (one transaction for both).
     handle.store.start_trial(handle.name, trial.number, config=config.to_dict(), seed=config.seed,
-                             worker=worker or worker_name(), device=described, log_path=log_path)
-    recorder = StorageRecorder(handle, trial)
+                             worker=worker or worker_name(), device=described, log_path=log_path,
+                             trial_id=trial._trial_id, user_attrs=attrs)
+    trackers = trackers_for(handle)
+    tracking = NO_TRACKING if trackers is None else trackers.start_trial(TrialStart(
+        handle.name, trial.number, dict(trial.params), attrs, handle.spec.objective.metric,
+        handle.spec.objective.direction))
+    recorder = StorageRecorder(handle, trial, tracking)
     ctx = make_context(handle, config, recorder, device=dev, number=trial.number)
     try:
         metrics = train_config(handle, ctx)
@@ -174,6 +191,29 @@ def run_trial(handle: StudyHandle, trial: optuna.Trial, *, device: str | None = 
     return _end(handle, trial, recorder, Outcome(trial.number, "COMPLETE", value, epochs=recorder.epochs))
 
 
+def trial_attrs(config: TrialConfig) -> dict[str, Any]:
+    """What stock Optuna tools should see of a trial besides its params: the seed, the epochs, and every group's
+    resolved lr (``lr.backbone``: a ratio_of or layer-wise group's lr is not among the params)."""
+    attrs: dict[str, Any] = {"seed": config.seed, "epochs": config.epochs}
+    for opt in config.optimizers:
+        for group in opt.groups:
+            attrs[f"lr.{group.name}"] = group.lr
+    return attrs
+
+
+_TRACKERS: dict[tuple[str, str], StudyTrackers] = {}
+
+
+def trackers_for(handle: StudyHandle) -> StudyTrackers | None:
+    """The study's trackers in this process (made once: a worker runs many trials through them)."""
+    if not handle.spec.trackers:
+        return None
+    key = (handle.url, handle.name)
+    if key not in _TRACKERS:
+        _TRACKERS[key] = StudyTrackers(handle.name, handle.spec.trackers)
+    return _TRACKERS[key]
+
+
 def _end(handle: StudyHandle, trial: optuna.Trial, recorder: StorageRecorder, outcome: Outcome,
          message: str = "") -> Outcome:
     """Tell Optuna how the trial ended and close its record."""
@@ -184,13 +224,15 @@ def _end(handle: StudyHandle, trial: optuna.Trial, recorder: StorageRecorder, ou
     try:
         if outcome.state == "FAIL":
             trial.set_user_attr("fail_reason", outcome.reason)
-        tell(handle.study, trial, state, outcome.value if outcome.state == "COMPLETE" else None)
+        tell_quietly(handle.study, trial, state, outcome.value if outcome.state == "COMPLETE" else None)
     except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
         # Another process failed it first: its heartbeat had been silent past the grace period.
         print(f"lrsearch: trial {trial.number} was failed meanwhile by another process (its heartbeat was lost); "
               "this result is dropped", file=sys.stderr, flush=True)
+        recorder.tracking.end("FAIL", None, "killed")
         return Outcome(trial.number, "FAIL", None, "killed", recorder.epochs)
     recorder.finish(outcome.reason, message[-20000:] if outcome.state == "FAIL" else None)
+    recorder.tracking.end(outcome.state, outcome.value, outcome.reason)
     return outcome
 
 
@@ -201,12 +243,3 @@ def carried_attrs(trial: optuna.Trial | optuna.trial.FrozenTrial) -> dict[str, A
     attrs = trial.user_attrs
     return {k: attrs[k] for k in (RECIPE_ATTR, STAGE_ATTR, STAGE1_BEST_ATTR) if k in attrs}
 
-
-def tell(study: optuna.Study, trial: optuna.Trial, state: optuna.trial.TrialState, value: float | None = None) -> None:
-    """``study.tell`` without reading the finished trial back (``tell`` returns a copy nobody here uses)."""
-    try:
-        from optuna.study._tell import _tell_with_warning
-    except ImportError:  # pragma: no cover - a future Optuna without it
-        study.tell(trial, value, state=state)
-        return
-    _tell_with_warning(study=study, trial=trial, value_or_values=value, state=state, suppress_warning=True)

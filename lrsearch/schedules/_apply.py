@@ -15,7 +15,7 @@ from lrsearch.schedules._values import CompiledSchedule
 if TYPE_CHECKING:
     import torch
 
-    from lrsearch.space._trial_config import ScheduleConfig
+    from lrsearch.trial_config import ScheduleConfig
 
 
 class _Group:

@@ -146,6 +146,12 @@ class Shape:
     torch_equivalent: str = ""
 
     @property
+    def cycles_momentum(self) -> bool:
+        """The shape moves momentum itself (its torch counterpart cycles momentum inversely to the lr by default),
+        so ``schedule.momentum: auto`` means ``inverse`` for it."""
+        return self.momentum_fraction is not None
+
+    @property
     def momentum_fraction_at(self) -> Callable[..., float]:
         """``momentum_fraction(step, total, **params)``, native or derived from the lr factor."""
         return self.momentum_fraction or _clamped_factor(self.factor)

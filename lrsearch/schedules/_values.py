@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from lrsearch.schedules._base import ScheduleError, get_shape
 
 if TYPE_CHECKING:
-    from lrsearch.space._trial_config import ScheduleConfig
+    from lrsearch.trial_config import ScheduleConfig
 
 GRANULARITIES = ("step", "epoch")
 MOMENTUM_MODES = ("constant", "inverse")
@@ -124,10 +124,6 @@ class CompiledSchedule:
         self._wd_end = schedule.weight_decay_end_factor
         self._last_unit = -1
         self._last_values = (1.0, 0.0, 1.0)
-
-    def unit(self, step: int) -> int:
-        """The schedule's own step index (batch or epoch) for batch ``step``, capped at ``total``."""
-        return min(step // self._steps_per_unit, self.total)
 
     def values(self, step: int) -> tuple[float, float, float]:
         """``(lr_factor, momentum_fraction, weight_decay_factor)`` at batch ``step``."""

@@ -19,14 +19,9 @@ from optuna.distributions import (
 )
 
 from lrsearch.config import Dim, GroupSpec, ScheduleSpec, StudySpec
-from lrsearch.space._trial_config import GroupConfig, OptimizerConfig, ScheduleConfig, TrialConfig
+from lrsearch.trial_config import GroupConfig, OptimizerConfig, ScheduleConfig, TrialConfig
 
-# Momentum when a momentum optimizer is chosen but the group does not say (torch's SGD default of 0 is
-# rarely what anyone searching learning rates wants).
-DEFAULT_MOMENTUM = {"sgd": 0.9, "rmsprop": 0.0}
 DEFAULT_BETAS = (0.9, 0.999)
-# Shapes whose torch counterparts cycle momentum inversely to the lr by default.
-_MOMENTUM_CYCLING_SHAPES = {"onecycle", "cyclic"}
 
 
 @dataclass(frozen=True)
@@ -226,13 +221,14 @@ class SearchSpace:
         with_betas = [n for n in choices if get_optimizer_info(n).has_betas]
         if any(info.has_momentum for info in walked):
             w.conditions.append(_among(opt_param, with_momentum, choices))
-            default = DEFAULT_MOMENTUM.get(opt_name, 0.0)
+            default = get_optimizer_info(opt_name).default_momentum
             momentum = float(w.tied(g, "momentum", group.momentum, default))
             w.conditions.pop()
         if any(info.has_betas for info in walked):
             w.conditions.append(_among(opt_param, with_betas, choices))
-            b1 = float(w.tied(g, "beta1", group.beta1, DEFAULT_BETAS[0]))
-            b2 = float(w.tied(g, "beta2", group.beta2, DEFAULT_BETAS[1]))
+            default_betas = _class_default(opt_name, "betas", DEFAULT_BETAS)
+            b1 = float(w.tied(g, "beta1", group.beta1, default_betas[0]))
+            b2 = float(w.tied(g, "beta2", group.beta2, default_betas[1]))
             betas = (b1, b2)
             w.conditions.pop()
         decay = None
@@ -274,7 +270,7 @@ class SearchSpace:
                 w.conditions.pop()
         momentum = spec.momentum
         if momentum == "auto":
-            momentum = "inverse" if shape in _MOMENTUM_CYCLING_SHAPES else "constant"
+            momentum = "inverse" if get_shape(shape).cycles_momentum else "constant"
         return ScheduleConfig(
             shape=shape,
             params=params,
@@ -286,6 +282,22 @@ class SearchSpace:
             weight_decay=spec.weight_decay,
             weight_decay_end_factor=float(w.value(f"{prefix}.weight_decay_end_factor", spec.weight_decay_end_factor)),
         )
+
+
+def _class_default(opt_name: str, key: str, fallback: Any) -> Any:
+    """The optimizer class's own default for ``key`` (Lion's betas are (0.9, 0.99)), when it is usable."""
+    from lrsearch.optim import get_optimizer_info
+
+    info = get_optimizer_info(opt_name)
+    try:
+        value = info.class_default(key)
+    except KeyError:
+        return fallback
+    if key == "betas":
+        ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)
+    else:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return tuple(value) if ok and key == "betas" else value if ok else fallback
 
 
 def _resolve_lrs(parts: dict[str, tuple[str | None, float]]) -> dict[str, float]:

@@ -3,6 +3,7 @@
 from lrsearch.storage import _tables as tables
 from lrsearch.storage._engine import (
     MAX_RETRIES,
+    SQLITE_BUSY_TIMEOUT_S,
     check_storage,
     engine_kwargs,
     heartbeat_settings,
@@ -14,6 +15,6 @@ from lrsearch.storage._store import EpochRow, Store
 from lrsearch.storage._urls import check_sqlite_file, parse_url, redact, sqlite_path
 
 __all__ = [
-    "MAX_RETRIES", "EpochRow", "Store", "check_sqlite_file", "check_storage", "engine_kwargs", "heartbeat_settings",
+    "MAX_RETRIES", "SQLITE_BUSY_TIMEOUT_S", "EpochRow", "Store", "check_sqlite_file", "check_storage", "engine_kwargs", "heartbeat_settings",
     "lrsearch_engine", "optuna_storage", "parse_url", "redact", "redact_text", "sqlite_path", "tables",
 ]

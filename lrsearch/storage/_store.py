@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,7 +95,13 @@ class Store:
     # -- trials ---------------------------------------------------------------------------------------------
 
     def start_trial(self, study_name: str, number: int, *, config: dict[str, Any], seed: int, worker: str,
-                    device: str, log_path: str | None = None) -> None:
+                    device: str, log_path: str | None = None, trial_id: int | None = None,
+                    user_attrs: dict[str, Any] | None = None) -> None:
+        """The trial's record; with ``trial_id``, also ``user_attrs`` as the Optuna trial's user attributes.
+
+        The attributes go into Optuna's own table in the same transaction: ``Trial.set_user_attr`` would commit
+        once per attribute (tens of milliseconds each on SQLite).
+        """
         with self.engine.begin() as conn:
             conn.execute(
                 t.trials.insert().values(
@@ -102,11 +109,14 @@ class Store:
                     device=device, log_path=log_path, epochs_run=0, started_at=_now(),
                 )
             )
-
-    def record_epoch(self, study_name: str, number: int, epoch: int, step: int, wall_time: float,
-                     metrics: dict[str, float], groups: Sequence[dict[str, Any]]) -> None:
-        """One epoch of one trial: the metrics row and a row per group, in one transaction."""
-        self.record_epochs(study_name, number, [EpochRow(epoch, step, wall_time, metrics, groups)])
+            if trial_id is not None and user_attrs:
+                # Optuna's table, named through SQLAlchemy so that each dialect quotes ``key`` (reserved in MySQL).
+                attrs = sa.table("trial_user_attributes", sa.column("trial_id"), sa.column("key"), sa.column("value_json"))
+                # A retried or enqueued trial may carry these keys already (Optuna's retry callback copies the
+                # failed trial's user attributes): this trial's values replace them.
+                conn.execute(attrs.delete().where(attrs.c.trial_id == trial_id, attrs.c.key.in_(list(user_attrs))))
+                conn.execute(attrs.insert(), [{"trial_id": trial_id, "key": k, "value_json": json.dumps(v)}
+                                              for k, v in user_attrs.items()])
 
     def record_epochs(self, study_name: str, number: int, rows: Sequence[EpochRow]) -> None:
         """Epochs of one trial, their metrics rows and group rows, in one transaction."""
@@ -197,11 +207,3 @@ class Store:
                 )
             )
 
-    def confirm_rows(self, study_name: str) -> list[dict[str, Any]]:
-        if not self.has_schema():
-            return []
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(t.confirm_runs).where(t.confirm_runs.c.study_name == study_name).order_by(t.confirm_runs.c.id)
-            ).mappings().all()
-        return [dict(r) for r in rows]

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import optuna
 import torch
 from torch import nn
 
-from lrsearch.space import GroupConfig, OptimizerConfig, TrialConfig
-from lrsearch.training._interrupt import raise_if_stopped
+from lrsearch.interrupt import raise_if_stopped
+from lrsearch.trial_config import GroupConfig, OptimizerConfig, TrialConfig
+
+T = TypeVar("T")
 
 
 class TrialFailed(Exception):
@@ -57,6 +59,13 @@ class _Bound:
     model: nn.Module
     scheduler: Any = None
     steps: int = 0  # optimizer.step() calls, counted by a post-step hook
+    # An optimizer of another framework (Keras): its rows and step count come from these, and it freezes itself.
+    read_values: Callable[[], list[dict[str, Any]]] | None = None
+    read_steps: Callable[[], int] | None = None
+
+    @property
+    def step_count(self) -> int:
+        return self.read_steps() if self.read_steps is not None else self.steps
 
 
 @dataclass
@@ -66,8 +75,9 @@ class TrialContext:
     Own-loop use (``task: {train: my_pkg.mod:train}``; lrsearch seeds ``random``, numpy and torch with
     ``ctx.seed`` and fixes the CPU thread count before calling it)::
 
-        def train(ctx):
-            model = MyNet().to(ctx.device)
+        def train(ctx, *, width=64):                        # task.options as keyword arguments
+            data = ctx.cache("data", load_data)             # once per worker process, not once per trial
+            model = MyNet(width).to(ctx.device)
             opt = ctx.optimizer(model)                      # param groups + optimizer, as sampled
             sched = ctx.scheduler(opt, steps_per_epoch=len(loader))
             for epoch in range(1, ctx.epochs + 1):
@@ -92,7 +102,8 @@ class TrialContext:
         config: The sampled, resolved :class:`TrialConfig`.
         objective, direction: The metric ``report`` must include, and whether lower or higher is better.
         device: The device this trial was given (``task.device``, or the worker's GPU).
-        options: ``task.options`` from the spec, for the training function's own settings.
+        options: ``task.options`` from the spec, for the training function's own settings (also passed to it as
+            keyword arguments when it names them: ``def train(ctx, *, width=16)``).
         batch_size: ``task.batch_size``.
         evaluate_test: True in confirmation runs: evaluate on the held-out split too and report ``test_*``
             metrics (at least with the last epoch).
@@ -147,6 +158,16 @@ class TrialContext:
 
     # -- builders -------------------------------------------------------------------------------------------
 
+    def cache(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()`` once per worker process for ``key``, then the same object in every later trial.
+
+        For data, tokenizers and anything else that does not depend on the sampled config:
+        ``data = ctx.cache(("digits", n_train), lambda: load_digits(n_train))``.
+        """
+        from lrsearch.training._cache import cached
+
+        return cached(key, build)
+
     def param_groups(self, model: nn.Module, optimizer: str | None = None) -> list[dict[str, Any]]:
         """Torch param-group dicts for ``model`` as this trial sampled them (lr, momentum/betas, weight decay)."""
         from lrsearch.groups import build_param_groups
@@ -180,11 +201,26 @@ class TrialContext:
         self._bound.append(bound)
         return opt
 
+    def attach(self, key: str | None, optimizer: Any, *, values: Callable[[], list[dict[str, Any]]],
+               steps: Callable[[], int], model: Any = None) -> None:
+        """Bind an optimizer built outside torch (``lrsearch.integrations.keras``) as optimizer ``key``.
+
+        ``values()`` returns the effective per-group values now, one dict per group with ``group_name``, ``lr``,
+        ``momentum``, ``weight_decay`` and ``frozen``; ``steps()`` the optimizer's own step count. Such an
+        optimizer applies its schedules and freezing itself, so :meth:`freeze` and :meth:`scheduler` leave it alone.
+        """
+        cfg = self._opt_config(key)
+        if any(b.key == cfg.key for b in self._bound):
+            raise RuntimeError(f"optimizer {cfg.key!r} was already built in this trial; build each optimizer once")
+        self._bound.append(_Bound(cfg.key, optimizer, cfg, model, read_values=values, read_steps=steps))
+
     def scheduler(self, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
         """The per-group schedule of ``optimizer``: call ``.step()`` once per batch after ``optimizer.step()``."""
         from lrsearch.schedules import GroupScheduler
 
         bound = self._find(optimizer)
+        if bound.read_values is not None:
+            raise RuntimeError(f"optimizer {bound.key!r} applies its own per-group schedules; it needs no ctx.scheduler")
         if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
             raise ValueError(f"ctx.scheduler: steps_per_epoch must be a positive int (batches an epoch), got {steps_per_epoch!r}")
         if bound.scheduler is not None:
@@ -207,12 +243,13 @@ class TrialContext:
         """Apply freezing for ``epoch`` (1-based): a group with ``freeze_epochs = k`` is frozen in epochs 1..k."""
         from lrsearch.groups import set_frozen
 
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
-            raise ValueError(f"ctx.freeze(epoch): epochs count from 1, got {epoch!r}")
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch <= self.epochs:
+            raise ValueError(f"ctx.freeze(epoch): epochs count from 1 to {self.epochs} (as in ctx.report), got {epoch!r}")
         if not self._bound:
             raise RuntimeError("ctx.freeze needs the optimizers: call ctx.optimizer(...) first")
         for bound in self._bound:
-            set_frozen(bound.optimizer, epoch - 1, model=bound.model, freeze_bn_stats=freeze_bn_stats)
+            if bound.read_values is None:
+                set_frozen(bound.optimizer, epoch, model=bound.model, freeze_bn_stats=freeze_bn_stats)
 
     # -- schedule-free modes --------------------------------------------------------------------------------
 
@@ -272,10 +309,10 @@ class TrialContext:
         """The value of the ``step`` column now."""
         if self._steps is not None:
             return self._steps
-        return max((b.steps for b in self._bound), default=0)
+        return max((b.step_count for b in self._bound), default=0)
 
     def check_deadline(self) -> None:
-        """Stop the trial if it ran past its timeout, or if a Ctrl-C or a stop signal was lost (see _interrupt)."""
+        """Stop the trial if it ran past its timeout, or if a Ctrl-C or a stop signal was lost (see lrsearch.interrupt)."""
         raise_if_stopped()
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise TrialFailed("timeout", "the trial ran past budget.trial_timeout")
@@ -284,6 +321,9 @@ class TrialContext:
         """The effective per-group values, read from the optimizers themselves."""
         rows = []
         for bound in self._bound:
+            if bound.read_values is not None:
+                rows += [{"optimizer": bound.key, **row} for row in bound.read_values()]
+                continue
             for group in bound.optimizer.param_groups:
                 momentum = group.get("momentum")
                 if momentum is None and "betas" in group:

@@ -108,7 +108,7 @@ def test_unknown_key_suggests_the_close_match(data: dict, path: str, suggestion:
 def test_unknown_key_without_a_close_match_lists_the_valid_ones() -> None:
     assert problem_at({**BASE, "zzz": 1}, "zzz") == (
         "unknown key; valid keys here: name, description, storage, objective, budget, sampler, pruner, confirm, "
-        "search, task, optimizer, groups, schedule, optimizers"
+        "search, task, optimizer, groups, schedule, optimizers, plugins, trackers"
     )
 
 
@@ -120,7 +120,7 @@ def test_unknown_key_without_a_close_match_lists_the_valid_ones() -> None:
         (spec_data(budget={"trials": 0, "epochs": 2}), "budget.trials", "must be greater than or equal to 1, got 0"),
         (spec_data(budget=5), "budget", "must be a mapping of keys (trials, timeout, epochs, trial_timeout), got 5"),
         (spec_data(task="digits"), "task", "must be a mapping of keys (builtin, entrypoint, train, options, "
-         "batch_size, eval_batch_size, device, seed, threads), got 'digits'"),
+         "batch_size, eval_batch_size, device, seed, threads, model), got 'digits'"),
         (spec_data(groups={"name": "all", "rest": True, "lr": 0.1}), "groups", "must be a list, got a mapping"),
         (spec_data(groups=[5]), "groups[0]", "must be a mapping of keys (name, params, rest, layerwise, lr, "
          "momentum, beta1, beta2, weight_decay, freeze_epochs, schedule), got 5"),
@@ -134,7 +134,7 @@ def test_unknown_key_without_a_close_match_lists_the_valid_ones() -> None:
         (spec_data(task={"train": "not a ref"}), "task.train", "must look like 'package.module:function'"),
         (spec_data(budget={"epochs": 2}), "budget", "give trials, timeout, or both"),
         (spec_data(budget=None), "budget", "required"),
-        (spec_data(groups=[{"name": "a", "lr": 0.1}]), "groups[0]", "say which parameters the group holds"),
+        (spec_data(groups=[{"name": "a", "lr": 0.1}]), "groups[0]", "give exactly one of params (patterns), rest (everything else) or layerwise; got none of them"),
         (spec_data(groups=[{"name": "a", "rest": True}]), "groups[0]", "lr is required"),
         (spec_data(groups=[{"name": "a.b", "rest": True, "lr": 0.1}]), "groups[0].name", "must be a plain identifier"),
     ],

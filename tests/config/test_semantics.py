@@ -33,8 +33,9 @@ def with_groups(*groups: dict, **top: object) -> dict:
 def test_unknown_names_list_the_known_ones(
     data: dict, path: str, kind: str, given: str, suggestion: str, known: list[str]
 ) -> None:
+    tail = "; or an import path such as 'lion_pytorch:Lion'" if kind == "optimizer" else ""
     assert problem_at(data, path) == (
-        f"unknown {kind} {given!r}; did you mean {suggestion!r}? known: {', '.join(known)}"
+        f"unknown {kind} {given!r}; did you mean {suggestion!r}? known: {', '.join(known)}{tail}"
     )
 
 
@@ -104,7 +105,7 @@ def test_ratio_of_across_named_optimizers_is_allowed() -> None:
     [
         (with_groups(HEAD, {**BACKBONE, "name": "head"}), "groups[1].name",
          "group name 'head' is used twice (groups[0] and groups[1])"),
-        (with_groups({**HEAD, "params": None, "rest": True}, BACKBONE), "groups", "only one group may be rest: true"),
+        (with_groups({**HEAD, "params": None, "rest": True}, BACKBONE), "groups", "all have rest: true; at most one group per optimizer may"),
         (with_groups(HEAD, {**BACKBONE, "freeze_epochs": 3}), "groups[1].freeze_epochs",
          "must be >= 0 and <= 2, got 3 (a group must train for at least one of the 3 epochs)"),
         (with_groups(HEAD, {**BACKBONE, "freeze_epochs": {"low": 0, "high": 2, "step": 0.5}}),
@@ -133,7 +134,7 @@ def test_ratio_of_across_named_optimizers_is_allowed() -> None:
          "seed goes in sampler.seed"),
         (spec_data(pruner={"name": "median", "options": {"n_warmup": 3}}), "pruner.options.n_warmup",
          "not an option of median"),
-        (spec_data(pruner={"name": "wilcoxon"}), "pruner.name", "wilcoxon compares per-instance scores"),
+        (spec_data(pruner={"name": "wilcoxon"}), "pruner.name", "unknown pruner 'wilcoxon'; known: median, percentile"),
         (spec_data(task={"builtin": "digits", "options": {"widht": 8}}), "task.options.widht",
          "task 'digits' has no option 'widht'; options: width, split_seed"),
     ],

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import socket
+import sqlite3
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,6 +26,14 @@ PANEL_IDS = ["lrsearch-lr-curves", "lrsearch-value-vs-lr", "lrsearch-value-by-sh
 def _graphs(board, name: str) -> dict[str, dict]:  # noqa: ANN001
     detail = get_json(f"{board.base}/api/studies/{board.study_id(name)}")
     return {g["id"]: json.loads(g["graph_object"]) for g in detail["plotly_graph_objects"]}, detail["note"]["body"]
+
+
+def own_copy(study: Study, directory: Path) -> Study:
+    """The study file and its database copied into ``directory``: a test that writes changes only its copy."""
+    shutil.copy(study.spec, directory / study.spec.name)
+    with sqlite3.connect(study.db) as source, sqlite3.connect(directory / study.db.name) as dest:
+        source.backup(dest)
+    return Study(directory / study.spec.name, directory / study.db.name, study.name)
 
 
 def test_run_published_the_panels_with_the_study_data(digits_study: Study, dashboard_of) -> None:  # noqa: ANN001
@@ -71,9 +81,10 @@ def test_run_published_the_panels_with_the_study_data(digits_study: Study, dashb
     assert "head " in note and "backbone " in note
 
 
-def test_publish_only_refreshes_and_keeps_the_users_note(digits_study: Study) -> None:
+def test_publish_only_refreshes_and_keeps_the_users_note(digits_study: Study, tmp_path: Path) -> None:
     from optuna_dashboard import get_note, save_note
 
+    digits_study = own_copy(digits_study, tmp_path)  # the note written here must not reach the other tests
     study = optuna.load_study(study_name=digits_study.name, storage=digits_study.url)
     before = get_note(study)
     save_note(study, "My own finding: adamw needs warmup.\n\n" + before)

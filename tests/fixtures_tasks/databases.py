@@ -11,10 +11,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+# The test being set up (tests/conftest.py sets it), so that a test using PostgreSQL without the ``postgres``
+# marker fails at once: ``-m "not postgres"`` must really leave out every test that needs the server.
+current_test: list[pytest.Item] = []
+
 
 @contextmanager
 def fresh_postgres_database() -> Iterator[str]:
     """Like the ``postgres_url`` fixture: skips when LRSEARCH_TEST_POSTGRES_URL is unset."""
+    if current_test and current_test[-1].get_closest_marker("postgres") is None:
+        pytest.fail(f"{current_test[-1].nodeid} uses PostgreSQL but is not marked postgres", pytrace=False)
     base = os.environ.get("LRSEARCH_TEST_POSTGRES_URL")
     if not base:
         pytest.skip("LRSEARCH_TEST_POSTGRES_URL is not set (point it at a PostgreSQL server to run this test)")

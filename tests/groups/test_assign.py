@@ -8,7 +8,7 @@ from torch import nn
 
 from lrsearch.errors import GroupError
 from lrsearch.groups import assign_parameters
-from lrsearch.space._trial_config import GroupConfig
+from lrsearch.trial_config import GroupConfig
 from tests.groups.models import CNN_NAMES, SmallCNN, TinyTransformer
 
 
@@ -204,8 +204,8 @@ def test_group_structure_errors() -> None:
     with pytest.raises(GroupError) as info:
         assign_parameters(named(SmallCNN()), groups)
     message = str(info.value)
-    assert "group 'a': give exactly one of params, rest, layerwise; got params and rest" in message
-    assert "group 'b': give exactly one of params, rest, layerwise; got none of them" in message
+    assert "group 'a': give exactly one of params (patterns), rest (everything else) or layerwise; got params and rest" in message
+    assert "group 'b': give exactly one of params (patterns), rest (everything else) or layerwise; got none of them" in message
     assert "group 'c': layer_decay needs layerwise" in message
     assert "group name 'c' is used twice" in message
 

@@ -6,7 +6,7 @@ import pytest
 
 from lrsearch.errors import GroupError
 from lrsearch.groups import build_param_groups, describe_groups
-from lrsearch.space._trial_config import GroupConfig, OptimizerConfig
+from lrsearch.trial_config import GroupConfig, OptimizerConfig
 from tests.groups.models import CNN_NAMES, SmallCNN, TinyTransformer
 
 

@@ -8,7 +8,7 @@ from torch import nn
 
 from lrsearch.groups import build_param_groups, set_frozen
 from lrsearch.optim import build_optimizer
-from lrsearch.space._trial_config import GroupConfig, OptimizerConfig
+from lrsearch.trial_config import GroupConfig, OptimizerConfig
 from tests.groups.models import SmallCNN
 
 
@@ -57,7 +57,7 @@ def test_frozen_group_does_not_move_until_it_unfreezes() -> None:
     assert [g["name"] for g in optimizer.param_groups] == ["backbone", "backbone.no_decay", "head"]
 
     model.train()
-    assert set_frozen(optimizer, 0) == ["backbone", "backbone.no_decay"]
+    assert set_frozen(optimizer, 1) == ["backbone", "backbone.no_decay"]
     assert not any(p.requires_grad for p in model.backbone.parameters())
     weights = {n: p.detach().clone() for n, p in model.backbone.named_parameters()}
     head = model.head.weight.detach().clone()
@@ -68,7 +68,7 @@ def test_frozen_group_does_not_move_until_it_unfreezes() -> None:
     assert len(optimizer.param_groups) == 3
 
     model.train()
-    assert set_frozen(optimizer, 1) == []
+    assert set_frozen(optimizer, 2) == []
     train_steps(model, optimizer)
     assert all(not torch.equal(weights[n], p) for n, p in model.backbone.named_parameters())
     assert len(optimizer.param_groups) == 3
@@ -78,7 +78,7 @@ def test_freezing_clears_gradients_left_from_an_earlier_step() -> None:
     model, optimizer = setup()
     nn.functional.cross_entropy(model(torch.randn(4, 3, 8, 8)), torch.tensor([0, 1, 2, 3])).backward()
     assert model.backbone[0].weight.grad is not None
-    set_frozen(optimizer, 0)
+    set_frozen(optimizer, 1)
     before = model.backbone[0].weight.detach().clone()
     optimizer.step()  # no zero_grad in between: the stale gradient must not be applied
     assert model.backbone[0].weight.grad is None
@@ -89,7 +89,7 @@ def test_freezing_clears_gradients_left_from_an_earlier_step() -> None:
 def test_batchnorm_running_stats_of_frozen_groups(freeze_bn_stats: bool) -> None:
     model, optimizer = setup()
     model.train()
-    set_frozen(optimizer, 0, model=model, freeze_bn_stats=freeze_bn_stats)
+    set_frozen(optimizer, 1, model=model, freeze_bn_stats=freeze_bn_stats)
     before = snapshot(model.backbone)
     train_steps(model, optimizer)
     running = {k for k in changed(before, model.backbone) if "running" in k}
@@ -99,7 +99,7 @@ def test_batchnorm_running_stats_of_frozen_groups(freeze_bn_stats: bool) -> None
     assert model.backbone[1].training is not freeze_bn_stats
 
     model.train()
-    set_frozen(optimizer, 1, model=model, freeze_bn_stats=freeze_bn_stats)
+    set_frozen(optimizer, 2, model=model, freeze_bn_stats=freeze_bn_stats)
     assert model.backbone[1].training and model.backbone[4].training
     before = snapshot(model.backbone)
     train_steps(model, optimizer)
@@ -109,4 +109,12 @@ def test_batchnorm_running_stats_of_frozen_groups(freeze_bn_stats: bool) -> None
 def test_freeze_bn_stats_needs_the_model() -> None:
     _, optimizer = setup()
     with pytest.raises(ValueError, match="needs the model"):
-        set_frozen(optimizer, 0, freeze_bn_stats=True)
+        set_frozen(optimizer, 1, freeze_bn_stats=True)
+
+
+@pytest.mark.parametrize("epoch", [0, -1, 1.0, True])
+def test_epochs_count_from_1(epoch: object) -> None:
+    """The same convention as ctx.report, ctx.freeze and the snippet's set_frozen: epoch 0 is a mistake."""
+    _, optimizer = setup()
+    with pytest.raises(ValueError, match=r"epochs count from 1 \(the first epoch is 1, as in ctx.report\)"):
+        set_frozen(optimizer, epoch)  # type: ignore[arg-type]

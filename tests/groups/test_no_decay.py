@@ -7,7 +7,7 @@ from torch import nn
 
 from lrsearch.errors import GroupError
 from lrsearch.groups import build_param_groups, no_decay_parameter_names
-from lrsearch.space._trial_config import GroupConfig, OptimizerConfig
+from lrsearch.trial_config import GroupConfig, OptimizerConfig
 from tests.groups.models import SmallCNN, TinyTransformer
 
 CNN_GROUPS = [

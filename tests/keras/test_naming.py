@@ -10,7 +10,7 @@ from torch import nn
 from lrsearch.errors import GroupError, TaskError
 from lrsearch.groups import build_param_groups, describe_groups, no_decay_parameter_names
 from lrsearch.keras import KerasModule, describe_names, keras_variables, named_parameters
-from lrsearch.space._trial_config import GroupConfig, OptimizerConfig
+from lrsearch.trial_config import GroupConfig, OptimizerConfig
 from tests.keras.models import (
     FUNCTIONAL_TRAINABLE,
     SUBCLASSED_TRAINABLE,

@@ -15,9 +15,9 @@ import torch.nn.functional as F
 
 from lrsearch.keras import named_parameters
 from lrsearch.schedules import lr_factor
-from lrsearch.space._trial_config import GroupConfig, OptimizerConfig, ScheduleConfig, TrialConfig
 from lrsearch.tasks import Task, load_task
 from lrsearch.training import NullRecorder, TrialContext, managed_train, run_train_function
+from lrsearch.trial_config import GroupConfig, OptimizerConfig, ScheduleConfig, TrialConfig
 from tests.conftest import ROOT, run_cli
 from tests.keras.models import subclassed_model
 

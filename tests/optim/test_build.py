@@ -9,7 +9,7 @@ from torch import nn
 from lrsearch.errors import LrsearchError
 from lrsearch.groups import build_param_groups
 from lrsearch.optim import build_optimizer, get_optimizer_info, optimizer_names
-from lrsearch.space._trial_config import GroupConfig, OptimizerConfig
+from lrsearch.trial_config import GroupConfig, OptimizerConfig
 
 
 def model() -> nn.Module:

@@ -59,7 +59,8 @@ def test_unknown_optimizer_lists_the_known_ones() -> None:
     with pytest.raises(LrsearchError, match="unknown optimizer 'adamx'; known: adagrad, adam, adamax, adamw"):
         get_optimizer_info("adamx")
     assert validate_options("adamx", {}) == [
-        f"unknown optimizer 'adamx'; known: {', '.join(optimizer_names())}"
+        f"unknown optimizer 'adamx'; known: {', '.join(optimizer_names())}, or an import path such as "
+        "'lion_pytorch:Lion' (package.module:Class)"
     ]
 
 
@@ -108,3 +109,28 @@ def test_registration_checks_flags_against_the_class() -> None:
     with pytest.raises(ValueError, match="already registered"):
         register_optimizer(OptimizerInfo("sgd", torch.optim.SGD, "x", has_momentum=True))
     assert not {"adagrad2", "sgd2", "sgd3"} & set(optimizer_names())
+
+
+@pytest.mark.parametrize("name", optimizer_names())
+def test_torch_itself_accepts_every_listed_option_and_group_key(name: str) -> None:
+    """Oracle independent of the registry's signature reading: the torch class is built with each option at the
+    default lrsearch reports, and with each per-group key the capability flags say it has."""
+    info = get_optimizer_info(name)
+    params = [torch.nn.Parameter(torch.zeros(2))]
+    for key, default in info.option_defaults().items():
+        if key in ("fused", "foreach", "capturable", "differentiable") and default is None:
+            continue  # device-dependent switches: None means "let torch decide"
+        info.cls(params, lr=0.1, **{key: default})
+    group = {"params": params, "lr": 0.1, "weight_decay": 0.0}
+    if info.has_momentum:
+        group["momentum"] = 0.5
+    if info.has_betas:
+        group["betas"] = (0.8, 0.9)
+    optimizer = info.cls([group])
+    # torch's own record of the settings the class has (a param group would take any key silently)
+    assert ("momentum" in optimizer.defaults) == info.has_momentum
+    assert ("betas" in optimizer.defaults) == info.has_betas
+    assert {k: optimizer.param_groups[0][k] for k in group if k != "params"} == {k: v for k, v in group.items()
+                                                                                   if k != "params"}
+    with pytest.raises(TypeError):
+        info.cls(params, lr=0.1, no_such_option=1)

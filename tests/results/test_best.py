@@ -60,3 +60,17 @@ def test_best_errors_name_the_trials_that_would_be_valid(studies: Studies, tmp_p
         best_trial(studies.url, "alpha", trial=99)
     with pytest.raises(Exception, match="no confirmation runs"):
         best_trial(studies.url, "alpha", by="confirmed")
+
+
+def test_best_keras_writes_the_trials_optimizer_as_plain_keras(studies: Studies, tmp_path: Path) -> None:
+    out = tmp_path / "best_keras.py"
+    proc = run_cli("best", str(studies.alpha), "--by", "search", "--keras", str(out), check=True)
+    assert f"wrote {out}: plain Keras (any backend), no lrsearch import" in proc.stdout
+    source = out.read_text()
+    assert "class GroupOptimizer(keras.optimizers.Optimizer)" in source
+    assert "register_keras_serializable(package='best_keras')" in source
+    assert not re.search(r"^\s*(import|from) lrsearch", source, re.MULTILINE)
+    compile(source, str(out), "exec")
+    bad = run_cli("best", str(studies.alpha), "--keras", str(tmp_path / "best.txt"))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "--keras" in bad.stderr and "expected a .py file" in bad.stderr

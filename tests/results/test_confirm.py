@@ -84,7 +84,11 @@ def test_frames_best_and_compare_show_the_confirmed_scores(confirmed: Confirmed)
     assert re.search(rf"confirmed best\s+{re.escape(fmt_confirmed(*stats[leader]))} #{leader} test_accuracy", compare)
 
 
-def test_confirm_command_adds_configs_and_repeats_nothing(confirmed: Confirmed) -> None:
+def test_confirm_command_adds_configs_and_repeats_nothing(confirmed: Confirmed, tmp_path: Path) -> None:
+    # On a copy of the study: the runs added here must not change what the other tests of the module read.
+    with sqlite3.connect(confirmed.db) as source, sqlite3.connect(tmp_path / "lrsearch.db") as dest:
+        source.backup(dest)
+    confirmed = Confirmed(confirmed.spec, tmp_path / "lrsearch.db", confirmed.run_stdout)
     before = confirmed.runs()
     proc = run_cli("confirm", "--storage", confirmed.url, "--study", "gamma", "--top", "3", "--seeds", "2", check=True)
     after = confirmed.runs()

@@ -61,7 +61,7 @@ def step_both(config: TrialConfig, make_model: Any, snippet: ModuleType, steps_p
     assert values_of(theirs) == values_of(ours), "step 0"
     for epoch in range(config.epochs):
         ctx.freeze(epoch + 1)
-        frozen = snippet.set_frozen(theirs, epoch)
+        frozen = snippet.set_frozen(theirs, epoch + 1)
         assert frozen == [g["name"] for g in ours.param_groups if not any(p.requires_grad for p in g["params"])]
         for step in range(1, steps_per_epoch + 1):
             ours.step()
@@ -176,3 +176,31 @@ def test_two_optimizers(tmp_path: Path) -> None:
     step_both(config, lambda: torch.nn.Linear(3, 2), snippet, 4, key="critic")
     with pytest.raises(ValueError, match="several optimizers"):
         snippet.build_optimizer(torch.nn.Linear(3, 2))
+
+
+def test_a_third_party_optimizer_by_import_path(tmp_path: Path) -> None:
+    pytest.importorskip("lion_pytorch", reason="the third-party optimizer of this test (lion-pytorch)")
+    spec = {
+        "name": "lion", "budget": {"trials": 1, "epochs": 3}, "task": {"builtin": "digits"},
+        "optimizer": {"name": "lion_pytorch:Lion"},
+        "groups": [{"name": "head", "params": ["head.*"], "lr": 1e-3, "beta1": 0.95},
+                   {"name": "rest", "rest": True, "lr": 3e-4, "freeze_epochs": 1}],
+        "schedule": {"shape": "onecycle"},  # moves beta1 inversely to the lr
+    }
+    config = example_config(parse_spec(spec))
+    path = tmp_path / "lion_trial.py"
+    path.write_text(pytorch_snippet(config, title="test", steps_per_epoch=4))
+    snippet = load_snippet(path)
+    step_both(config, digits_model, snippet, 4)
+    assert type(snippet.build_optimizer(digits_model())).__module__ == "lion_pytorch.lion_pytorch"
+
+
+@pytest.mark.parametrize("epoch", [0, -1])
+def test_the_snippet_s_epochs_count_from_1(tmp_path: Path, epoch: int) -> None:
+    config = example_config(parse_spec(shapes_spec("cosine", "sgd-step")))
+    path = tmp_path / "snippet.py"
+    path.write_text(pytorch_snippet(config, title="test", steps_per_epoch=5))
+    snippet = load_snippet(path)
+    assert "for epoch in range(1, EPOCHS + 1):" in snippet.__doc__
+    with pytest.raises(ValueError, match=r"epochs count from 1 \(for epoch in range\(1, EPOCHS \+ 1\)\)"):
+        snippet.set_frozen(snippet.build_optimizer(TinyTransformer()), epoch)

@@ -13,6 +13,8 @@ import pytest
 from tests.conftest import ROOT, digits_spec, run_cli, write_spec
 from tests.fixtures_tasks.databases import fresh_postgres_database, query
 
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
 # trial number -> what the misbehaving model does in it (tests/fixtures_tasks/misbehaving.py). The segfault comes
 # last, so that its retry gets a number past all of these and trains normally.
 FAILURES = {"1": "raise", "2": "nan", "3": "oom", "4": "hang", "5": "slow", "6": "segfault"}

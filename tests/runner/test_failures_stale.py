@@ -16,7 +16,7 @@ from lrsearch.storage import lrsearch_engine, optuna_storage
 from tests.conftest import digits_spec
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("LRSEARCH_HEARTBEAT_INTERVAL", "5")
     monkeypatch.setenv("LRSEARCH_HEARTBEAT_GRACE", "30")

@@ -96,10 +96,16 @@ def test_ctrl_c_stops_cleanly_and_the_study_resumes(tmp_path: Path) -> None:
     states = [t.state for t in study.trials]
     assert optuna.trial.TrialState.RUNNING not in states
     assert optuna.trial.TrialState.WAITING in states, "the interrupted config is queued to run again"
-    # resuming finishes the budget, re-running the interrupted config first
-    spec["budget"] = {"trials": 2, "epochs": 30}
+    interrupted = next(t for t in study.trials if t.state == optuna.trial.TrialState.FAIL)
+    queued = next(t for t in study.trials if t.state == optuna.trial.TrialState.WAITING)
+    assert queued.system_attrs["fixed_params"] == interrupted.params
+    # resuming runs the interrupted config first: the queued trial is the one that completes
     done = run_cli("run", str(path), "--quiet", "--trials", "1", check=True)
     assert "this run: 1 complete" in done.stdout
+    study = optuna.load_study(study_name="interrupt", storage=f"sqlite:///{db}")
+    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert [t.number for t in completed] == [queued.number]
+    assert completed[0].params == interrupted.params
 
 
 def test_a_ctrl_c_dropped_inside_a_finaliser_still_stops_the_run(tmp_path: Path) -> None:

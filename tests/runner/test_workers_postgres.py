@@ -21,6 +21,8 @@ from lrsearch.runner import open_study
 from tests.conftest import digits_spec, run_cli, write_spec
 from tests.fixtures_tasks.databases import fresh_postgres_database, query
 
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
 COMPLETE, PRUNED, FAIL = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
                           optuna.trial.TrialState.FAIL)
 

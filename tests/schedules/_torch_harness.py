@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from lrsearch.schedules import GroupScheduler
-from lrsearch.space._trial_config import ScheduleConfig
+from lrsearch.trial_config import ScheduleConfig
 
 LRS = (0.1, 0.03, 0.002)  # three groups with different base lrs
 MOMENTA = (0.9, 0.95, 0.8)  # and different momenta / beta1s

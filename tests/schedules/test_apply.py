@@ -8,7 +8,7 @@ import pytest
 
 from lrsearch.errors import LrsearchError
 from lrsearch.schedules import GroupScheduler
-from lrsearch.space._trial_config import ScheduleConfig
+from lrsearch.trial_config import ScheduleConfig
 from tests.schedules._torch_harness import LRS, MOMENTA, WEIGHT_DECAYS, base_values, make_optimizer
 
 SPE, EPOCHS = 8, 12

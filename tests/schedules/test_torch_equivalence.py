@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from torch.optim import lr_scheduler
 
-from lrsearch.space._trial_config import ScheduleConfig
+from lrsearch.trial_config import ScheduleConfig
 from tests.schedules._torch_harness import LRS, MOMENTA, run_side_by_side, steps
 
 SPE, EPOCHS = 7, 19  # 133 steps: odd, so fraction -> step rounding matters

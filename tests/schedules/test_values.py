@@ -18,7 +18,7 @@ from lrsearch.schedules import (
     schedule_problems,
     weight_decay_value,
 )
-from lrsearch.space._trial_config import ScheduleConfig
+from lrsearch.trial_config import ScheduleConfig
 from tests.schedules._torch_harness import LRS, assert_close, make_optimizer
 
 

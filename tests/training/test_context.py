@@ -161,7 +161,8 @@ def test_non_finite_objective_fails_the_trial_as_nan() -> None:
                                                                 r"ctx.optimizer\(model\) without a name"),
     (lambda ctx, m: ctx.scheduler(torch.optim.SGD(m.parameters(), lr=0.1), 3), ValueError,
      r"needs an optimizer built by ctx.optimizer"),
-    (lambda ctx, m: ctx.freeze(0), ValueError, r"epochs count from 1, got 0"),
+    (lambda ctx, m: ctx.freeze(0), ValueError, r"epochs count from 1 to 3 \(as in ctx.report\), got 0"),
+        (lambda ctx, m: ctx.freeze(4), ValueError, r"epochs count from 1 to 3 \(as in ctx.report\), got 4"),
     (lambda ctx, m: ctx.freeze(1), RuntimeError, r"call ctx.optimizer\(...\) first"),
     (lambda ctx, m: ctx.report(1, {"acc": 1.0}), RuntimeError, r"ctx.report before ctx.optimizer\(model\)"),
 ])

@@ -1,5 +1,8 @@
 """The concrete, JSON-serialisable configuration of one trial: what the search space sampled, resolved.
 
+The data model every floor shares: the space creates it; groups, optimizers, schedules, training and the runner
+read it. It depends on nothing else in lrsearch, so any of them may import it.
+
 A :class:`TrialConfig` is plain data. Everything that builds torch objects (groups, optimizers, schedules)
 takes it as input, so a trial can be rebuilt anywhere from its JSON (workers, replay, ``best``).
 """
@@ -112,3 +115,24 @@ class TrialConfig:
     @classmethod
     def from_json(cls, text: str) -> TrialConfig:
         return cls.from_dict(json.loads(text))
+
+
+# The structure rules of parameter groups, shared by the spec's validation and the group builder.
+
+
+def membership_problem(*, params: bool, rest: bool, layerwise: bool) -> str | None:
+    """A group names its parameters in exactly one way: ``params`` patterns, ``rest: true`` or ``layerwise``."""
+    kinds = [k for k, on in (("params", params), ("rest", rest), ("layerwise", layerwise)) if on]
+    if len(kinds) == 1:
+        return None
+    got = "none of them" if not kinds else " and ".join(kinds)
+    return f"give exactly one of params (patterns), rest (everything else) or layerwise; got {got}"
+
+
+def rest_problem(rest_groups: list[str]) -> str | None:
+    """At most one group of an optimizer takes the parameters no other group takes."""
+    if len(rest_groups) <= 1:
+        return None
+    quoted = [repr(n) for n in rest_groups]
+    names = ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return f"groups {names} all have rest: true; at most one group per optimizer may"
