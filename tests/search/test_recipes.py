@@ -56,7 +56,14 @@ def assert_single_lr(config: Any) -> None:
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_every_shipped_per_group_study_contains_its_single_lr_point(path: Path) -> None:
-    spec = load_spec(path)
+    from lrsearch.errors import SpecError
+
+    try:
+        spec = load_spec(path)
+    except SpecError as exc:  # a study naming an optimizer from a package that is not installed here
+        if "No module named" not in str(exc):
+            raise
+        pytest.skip(str(exc).splitlines()[-1].strip())
     nest = nesting(spec)
     if not nest.point:
         pytest.skip("no per-group dimensions")
