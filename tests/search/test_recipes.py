@@ -147,7 +147,7 @@ def test_recipes_are_queued_once_and_not_again_on_resume(tmp_path: Path) -> None
     url = f"sqlite:///{tmp_path / 's.db'}"
     spec = parse_spec({**nested_spec(search={"recipes": ["single-lr", "fastai",
                                                          {"name": "mine", "params": {"backbone.lr_ratio": 0.3}}]}),
-                       "storage": url, "budget": {"trials": 4, "epochs": 2}})
+                       "storage": url, "budget": {"trials": 4, "epochs": 2}, "pruner": {"name": "none"}})
     handle = open_study(spec, url)
     run_here(handle, trials=2, progress=None)
     open_study(spec, url)  # resume: the study was opened before, nothing is queued again
