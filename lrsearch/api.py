@@ -34,7 +34,7 @@ def preflight(spec: StudySpec, source: str | None = None) -> Any:
     then built inside the user's function, and its groups are checked when the first trial runs).
     """
     if spec.task.train:
-        from lrsearch.tasks import load_entrypoint
+        from lrsearch.tasks import call_user_code, load_entrypoint
         from lrsearch.training import option_kwargs
 
         option_kwargs(load_entrypoint(spec.task.train), spec.task.options, "task.train")
@@ -45,17 +45,14 @@ def preflight(spec: StudySpec, source: str | None = None) -> Any:
         raise SpecError([("optimizers", "several optimizers need your own training loop: set task.train to "
                           "'package.module:function' (see the own-loop guide)")], source)
     from lrsearch.groups import build_param_groups
-    from lrsearch.tasks import load_task
+    from lrsearch.tasks import call_user_code, load_task
 
     task = load_task(spec.task.builtin, spec.task.entrypoint, spec.task.options)
     names = list(getattr(task, "metric_names", []) or [])
     if names and spec.objective.metric not in names:
         raise SpecError([("objective.metric", f"task {task.name!r} records {', '.join(names)}; "
                           f"got {spec.objective.metric!r}")], source)
-    try:
-        model = task.build_model()
-    except Exception as exc:
-        raise TaskError(f"task {task.name!r}: building the model failed: {type(exc).__name__}: {exc}") from None
+    model = call_user_code(f"task {task.name!r}: building the model", task.build_model)
     config = example_config(spec)
     for opt in config.optimizers:
         try:
@@ -73,16 +70,14 @@ def build_own_model(spec: StudySpec) -> Any:
     """
     from torch import nn
 
-    from lrsearch.tasks import load_entrypoint
+    from lrsearch.tasks import call_user_code, load_entrypoint
     from lrsearch.training import option_kwargs
 
     assert spec.task.model is not None
     builder = load_entrypoint(spec.task.model, "task.model")
     accepted = _accepted_options(builder, spec.task.options)
-    try:
-        model = builder(**option_kwargs(builder, accepted, "task.model", skip=0))
-    except Exception as exc:
-        raise TaskError(f"task.model {spec.task.model}: building the model failed: {type(exc).__name__}: {exc}") from None
+    kwargs = option_kwargs(builder, accepted, "task.model", skip=0)
+    model = call_user_code(f"task.model {spec.task.model}: building the model", lambda: builder(**kwargs))
     keys = [key for key, _ in spec.blocks()]
     if isinstance(model, nn.Module):
         return {key: model for key in keys}

@@ -82,7 +82,8 @@ def test_the_rule_catches_what_it_should() -> None:
 
 OPTUNA_PRIVATE = re.compile(r"optuna(\.\w+)*\._\w+|\._study_id\b|\._trial_id\b|(?<!dashboard)\._storage\b|_tell_with_warning")
 OPTUNA_TABLES = re.compile(r"\b(FROM|JOIN|UPDATE|INTO)\s+(trials|studies|trial_heartbeats|trial_values|"
-                           r"trial_params|trial_intermediate_values|study_directions)\b", re.IGNORECASE)
+                           r"trial_params|trial_intermediate_values|study_directions)\b"
+                           r"|\btable\(\s*[\"'](trials|studies|trial_\w+|study_\w+)[\"']", re.IGNORECASE)
 
 
 def test_optuna_internals_only_in_the_adapter() -> None:

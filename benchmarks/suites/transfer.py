@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from benchmarks._common import Result, mean_sd, pm
+from benchmarks._common import Result, Skip, mean_sd, pm
 from benchmarks.suites.search import Arm, SearchRun, confirm_best, run_search, scratch_dir
 
 TITLE = "Transfer learning (EfficientNet-Lite0 -> Fashion-MNIST): per-group search vs a single global lr"
@@ -82,12 +82,35 @@ def _search(base: dict[str, Any], arm: Arm, seed: int, budget: int, confirm_n: i
     with tempfile.TemporaryDirectory(prefix="lrsearch-transfer-", dir=scratch_dir()) as tmp:
         handle, run = run_search(base, arm, seed, budget, Path(tmp))
         if not run.history:
-            raise RuntimeError(f"search {arm.key} (seed {seed}) completed no trial within {budget} epochs")
+            raise RuntimeError(f"search {arm.key} (seed {seed}) completed no trial within {budget} epochs "
+                               f"({run.pruned} pruned, {run.failed} failed: {_fail_reasons(handle)})")
         run.held_out = confirm_best(handle, confirm_n)
     print(f"  {arm.key:>10} seed {seed}: {run.trials} complete, {run.pruned} pruned, {run.epochs} epochs, best val "
           f"{run.best_value:.4f}, confirmed test {statistics.mean(run.held_out):.4f} {run.held_out}, "
           f"{run.seconds:.0f}s search", flush=True)
     return run
+
+
+def _fail_reasons(handle: Any) -> str:
+    """What the failed trials of a search recorded, one line each (why a search completed nothing)."""
+    reasons = []
+    for trial in handle.study.trials:
+        info = handle.store.trial_info(handle.name, trial.number) or {}
+        if info.get("fail_reason"):
+            first = (info.get("error") or "").strip().splitlines()[-1:] or [""]
+            reasons.append(f"#{trial.number} {info['fail_reason']}: {first[0][:200]}")
+    return "; ".join(reasons) or "none recorded"
+
+
+def check_available(base: dict[str, Any]) -> None:
+    """Skip (with what to install) where the task cannot be built: no effnet extra, no Fashion-MNIST."""
+    from lrsearch.errors import LrsearchError
+    from lrsearch.tasks import load_task
+
+    try:
+        load_task(base["task"]["builtin"], None, base["task"]["options"])
+    except LrsearchError as exc:
+        raise Skip(str(exc)) from None
 
 
 def welch(a: list[float], b: list[float]) -> tuple[float, float]:
@@ -109,6 +132,7 @@ def run(quick: bool = False) -> Result:
     seeds = SEEDS[:1] if quick else SEEDS
     confirm_n = 1 if quick else CONFIRM_SEEDS
     base = base_spec(study, quick)
+    check_available(base)
     budget = base["budget"]["epochs"] * (2 if quick else BUDGET_TRIALS)
     the_arms = arms(study)
     jobs = [(arm, seed) for seed in seeds for arm in the_arms]

@@ -2,7 +2,7 @@
 
 Every option can come from the environment (for containers): ``LRSEARCH_STORAGE``, ``LRSEARCH_STUDY``
 (comma-separated), ``LRSEARCH_WORKERS``, ``LRSEARCH_DEVICES``, ``LRSEARCH_TRIALS_PER_DEVICE``, ``LRSEARCH_LOG_DIR``,
-``LRSEARCH_POLL``. A flag wins over its variable. Passing the storage URL by variable keeps its password out of
+``LRSEARCH_POLL``, ``LRSEARCH_ALLOWED_MODULES``. A flag wins over its variable. Passing the storage URL by variable keeps its password out of
 the process list.
 """
 
@@ -24,6 +24,7 @@ ENV = {
     "trials_per_device": "LRSEARCH_TRIALS_PER_DEVICE",
     "log_dir": "LRSEARCH_LOG_DIR",
     "poll": "LRSEARCH_POLL",
+    "allow_module": "LRSEARCH_ALLOWED_MODULES",
 }
 
 
@@ -49,6 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", help="stop starting trials after this long, e.g. 600, 30m, 8h")
     p.add_argument("--poll", help="when no study has budget left, look again every this long (e.g. 30s) instead "
                                   "of exiting: a long-running service [$LRSEARCH_POLL]")
+    p.add_argument("--allow-module", action="append", metavar="PREFIX",
+                   help="import user code (task.entrypoint, task.train) only from modules under PREFIX (repeat for "
+                        "several); a study naming another module is refused before anything runs. Whoever can "
+                        "write the database chooses the code workers run: see the trust boundary in the docs "
+                        "[$LRSEARCH_ALLOWED_MODULES, comma-separated]")
     p.add_argument("--quiet", action="store_true", help="no line per trial")
     p.set_defaults(func=worker)
 
@@ -70,6 +76,8 @@ def worker(args: argparse.Namespace) -> int:
     log_dir = args.log_dir or os.environ.get(ENV["log_dir"], "").strip() or None
     timeout = _duration(args.timeout, "--timeout", None)
     poll = _duration(args.poll, "--poll", ENV["poll"])
+    if args.allow_module:
+        os.environ[ENV["allow_module"]] = ",".join(args.allow_module)  # the worker processes inherit it
     if log_dir:
         os.environ[ENV["log_dir"]] = str(Path(log_dir).expanduser().resolve())  # the workers inherit it
     summaries = serve(url, studies=studies, workers=workers, devices=devices, trials_per_device=per_device,

@@ -23,20 +23,75 @@ from lrsearch.errors import SpecError
 DEFAULT_DB = "lrsearch.db"
 
 
+# A study file is a page of settings: a few KB. The limits stop a wrong file (a dataset, a log) or a YAML alias
+# bomb (a few lines that expand to billions of nodes) from taking minutes and gigabytes before being refused.
+MAX_SPEC_BYTES = 1_000_000
+MAX_SPEC_NODES = 100_000
+
+
 def load_spec(path: str | os.PathLike[str]) -> StudySpec:
     """Read, parse and validate ``path``. Raises :class:`SpecError` listing every problem."""
     path = Path(path)
     try:
-        text = path.read_text()
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
         raise SpecError([("", f"no such file: {path}")], source=str(path)) from None
+    except IsADirectoryError:
+        raise SpecError([("", f"{path} is a directory, not a study file")], source=str(path)) from None
     except OSError as exc:
         raise SpecError([("", f"cannot read {path}: {exc.strerror}")], source=str(path)) from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError([("", f"the file is larger than {MAX_SPEC_BYTES:,} bytes; a study file is a page of "
+                              "settings (is this the right file?)")], source=str(path))
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError([("", f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at line {line} (offset {exc.start}); "
+                              "save the study file as UTF-8")], source=str(path)) from None
+    return parse_spec(parse_yaml(text, str(path)), source=str(path), base_dir=path.resolve().parent)
+
+
+def parse_yaml(text: str, source: str | None = None) -> Any:
+    """The YAML document in ``text`` as plain data; refuses one whose aliases expand past ``MAX_SPEC_NODES``."""
+    loader = _UniqueKeyLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, {}, 0)
+        if size > MAX_SPEC_NODES:
+            raise SpecError([("", f"the YAML expands to more than {MAX_SPEC_NODES:,} values through its aliases "
+                                  "(*name); a study file needs a few hundred")], source)
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
-        raise SpecError([("", _yaml_message(exc))], source=str(path)) from None
-    return parse_spec(data, source=str(path), base_dir=path.resolve().parent)
+        raise SpecError([("", _yaml_message(exc))], source) from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], depth: int) -> int:
+    """How many nodes ``node`` stands for once every alias is expanded (aliases share their node objects)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if depth > 200:  # deeper than any settings file; also keeps recursion far from Python's limit
+        return MAX_SPEC_NODES + 1
+    memo[key] = MAX_SPEC_NODES + 1  # a node reached again while being counted: a recursive alias
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        children: list[yaml.Node] = list(node.value)
+    elif isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    else:
+        children = []
+    for child in children:
+        total += _expanded_size(child, memo, depth + 1)
+        if total > MAX_SPEC_NODES:
+            break
+    memo[key] = total
+    return total
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

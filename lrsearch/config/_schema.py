@@ -7,9 +7,10 @@ several fields (``ratio_of`` references) live in :mod:`lrsearch.config._semantic
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from lrsearch.config._dims import Dim, LrDim
 from lrsearch.schedules import GRANULARITIES, MOMENTUM_MODES, WEIGHT_DECAY_MODES
@@ -39,6 +40,21 @@ def parse_duration(value: Any) -> float | None:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # Pydantic takes true/false as 1/0 for a number; in a study file `trials: true` is a mistake, not 1.
+        if isinstance(value, bool) and info.field_name and _is_number(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"must be a number, got {str(value).lower()}")
+        return value
+
+
+def _is_number(annotation: Any) -> bool:
+    """Whether a field's type is int or float (optionally with None), and not bool."""
+    args = [a for a in get_args(annotation) if a is not type(None)] if get_origin(annotation) in (Union, UnionType) \
+        else [annotation]
+    return bool(args) and all(a in (int, float) for a in args)
 
 
 class Objective(_Strict):

@@ -14,7 +14,7 @@ from lrsearch.optim import get_optimizer_info
 from lrsearch.results._frames import confirmed_frame
 from lrsearch.results._snippet import pytorch_snippet
 from lrsearch.results._source import finished_trial, open_readonly, recorded_threads, trial_config
-from lrsearch.runner import StudyHandle
+from lrsearch.runner import StudyHandle, best_own_trial
 from lrsearch.space import GroupConfig, OptimizerConfig, TrialConfig
 from lrsearch.storage import tables
 
@@ -49,10 +49,10 @@ def best_trial(storage: str, study: str, *, trial: int | None = None, by: str = 
         raise LrsearchError(f"study {study!r} has no confirmation runs; run lrsearch confirm first, or use "
                             "--by search")
     else:
-        try:
-            number, chosen_by = handle.study.best_trial.number, "search"
-        except ValueError:
-            raise LrsearchError(f"study {study!r} has no COMPLETE trial yet") from None
+        best = best_own_trial(handle)
+        if best is None:
+            raise LrsearchError(f"study {study!r} has no COMPLETE trial run by lrsearch yet")
+        number, chosen_by = best.number, "search"
     frozen = finished_trial(handle, number, purpose="lrsearch best")
     config, info = trial_config(handle, number)
     return BestTrial(handle, number, float(frozen.value), config, info, chosen_by, ranking)

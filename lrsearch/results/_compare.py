@@ -24,7 +24,7 @@ import pandas as pd
 from lrsearch.errors import LrsearchError
 from lrsearch.results._frames import confirmed_frame, trials_frame
 from lrsearch.results._source import open_readonly, trial_config
-from lrsearch.storage import redact
+from lrsearch.storage import Store, redact
 
 QUANTILES = (0.95, 0.99)
 
@@ -146,6 +146,9 @@ def compare_studies(sources: Sequence[tuple[str, str]], budget: int | None = Non
     summaries = []
     for url, name in sources:
         trials = trials_frame(url, name)
+        # Finished trials lrsearch did not run (plain study.optimize) have no config and other parameters.
+        ours = Store(url).trial_numbers(name)
+        trials = trials[~(trials["state"].isin(["COMPLETE", "PRUNED"]) & ~trials["number"].isin(ours))]
         if trials.empty:
             raise LrsearchError(f"study {name!r} in {redact(url)} has no trials yet")
         summary = summarize(trials, budget)

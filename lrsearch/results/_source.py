@@ -79,6 +79,10 @@ def trial_config(handle: StudyHandle, number: int) -> tuple[TrialConfig, dict[st
     """The config a trial trained with (as stored when it started) and its lrsearch trial row."""
     info = handle.store.trial_info(handle.name, number)
     if info is None or not info.get("config"):
+        finished = {t.number for t in handle.study.get_trials(deepcopy=False) if t.state.is_finished()}
+        if number in finished:
+            raise LrsearchError(f"trial #{number} of study {handle.name!r} was not run by lrsearch (it was added "
+                                "with plain Optuna, so there is no config of it to show); choose another trial")
         raise LrsearchError(f"trial #{number} of study {handle.name!r} has no stored config (it never started)")
     return TrialConfig.from_dict(info["config"]), info
 

@@ -11,12 +11,12 @@ from lrsearch.runner._study import (
     open_stored_study,
     open_study,
 )
-from lrsearch.runner._summary import describe_config, describe_run
+from lrsearch.runner._summary import best_own_trial, describe_config, describe_run
 from lrsearch.runner._trial import FAIL_REASONS, Outcome, classify, make_context, run_trial, train_config
 
 __all__ = [
     "FAIL_REASONS", "Outcome", "Progress", "RunSummary", "StudyHandle", "WorkerSlot", "classify", "default_log_dir",
-    "describe_config", "describe_run", "fail_lost_trial", "load_stored_spec", "make_context",
+    "best_own_trial", "describe_config", "describe_run", "fail_lost_trial", "load_stored_spec", "make_context",
     "next_trial", "open_stored_study", "open_study", "plan_workers", "reap_stale", "run_here", "run_trial",
     "train_config", "trial_log_path", "trial_output",
 ]

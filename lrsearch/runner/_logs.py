@@ -4,6 +4,7 @@ output of C extensions and child processes is caught too) go to ``<log dir>/<stu
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import re
@@ -15,7 +16,18 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
 def trial_log_path(log_dir: Path, study: str, number: int) -> Path:
-    return Path(log_dir) / _UNSAFE.sub("_", study) / f"trial-{number}.log"
+    return Path(log_dir) / study_log_dir_name(study) / f"trial-{number}.log"
+
+
+def study_log_dir_name(study: str) -> str:
+    """A directory name for ``study`` that stays inside the log directory: ``..``, ``/`` and other characters a
+    path would act on are replaced; a replaced name gets a short hash, so ``a b`` and ``a_b`` stay apart."""
+    safe = _UNSAFE.sub("_", study)
+    if safe.startswith("."):  # ".", "..", hidden names
+        safe = "_" + safe
+    if safe != study:
+        safe += "-" + hashlib.sha256(study.encode()).hexdigest()[:8]
+    return safe
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ from lrsearch.config import StudySpec, build_pruner, build_sampler, import_plugi
 from lrsearch.errors import SpecError, StorageError
 from lrsearch.search import queue_recipes
 from lrsearch.space import SearchSpace
-from lrsearch.storage import Store, check_storage, optuna_storage, redact, sqlite_path
+from lrsearch.storage import Store, check_storage, existing_study, optuna_storage, redact, sqlite_path
 from lrsearch.storage.optuna_adapter import count_trials_by_state, study_id
 from lrsearch.version import __version__
 
@@ -58,7 +58,8 @@ class StudyHandle:
         """A lock across processes and machines around "is there budget left? then ask for a trial".
 
         SQLite: a file lock beside the database. PostgreSQL: a transaction-scoped advisory lock on the study's
-        name; the connection holding it is yielded, so that the count runs in the same round trips.
+        name; MySQL/MariaDB: ``GET_LOCK`` on a name derived from it. The connection holding the lock is yielded,
+        so that the count runs in the same round trips.
         """
         path = sqlite_path(self.url)
         if path is not None:
@@ -74,6 +75,21 @@ class StudyHandle:
             with self.store.engine.begin() as conn:  # the lock goes with the transaction
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
                 yield conn
+            return
+        if self.store.engine.dialect.name in ("mysql", "mariadb"):
+            # A named lock of the server, held by this connection's session (not its transaction): taken, then the
+            # transaction ended, so the count that follows reads what other workers committed before the lock.
+            name = "lrsearch:" + hashlib.sha256(self.name.encode()).hexdigest()[:40]
+            with self.store.engine.connect() as conn:
+                while conn.execute(sa.text("SELECT GET_LOCK(:n, 60)"), {"n": name}).scalar() != 1:
+                    conn.rollback()  # another worker held it for 60 s (a slow ask): wait again
+                conn.commit()
+                try:
+                    yield conn
+                finally:
+                    conn.rollback()
+                    conn.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": name})
+                    conn.commit()
             return
         yield None
 
@@ -106,6 +122,7 @@ def open_study(spec: StudySpec, url: str | None = None, *, create: bool = True, 
     url = url or spec.storage
     assert url is not None
     check_storage(url, create=create)
+    refuse_foreign(url, spec, source)
     store = Store(url)
     new_spec = stored_form(spec, url)
     new_hash = spec_hash(spec)
@@ -144,6 +161,25 @@ def open_study(spec: StudySpec, url: str | None = None, *, create: bool = True, 
     handle = StudyHandle(spec=spec, study=study, store=store, space=space, url=url)
     queue_recipes(handle)
     return handle
+
+
+def refuse_foreign(url: str, spec: StudySpec, source: str | None) -> None:
+    """Refuse, before anything is written, a study of that name lrsearch did not create, or one whose direction
+    differs: adopting a plain Optuna study would count its trials toward the budget and mix them into results."""
+    found = existing_study(url, spec.name)
+    if found is None:
+        return
+    # An empty study without lrsearch's spec is also what another first run shows between creating the study and
+    # storing its spec: nothing of it can be mixed in, so it is taken over.
+    if not found.by_lrsearch and found.trials > 0:
+        raise StorageError(
+            f"{redact(url)} already holds an Optuna study named {spec.name!r} ({found.trials} trial(s)) that "
+            "lrsearch did not create; lrsearch will not adopt it (its trials would count toward the budget). Give "
+            "the lrsearch study another name, or point storage at another database."
+        )
+    if found.directions and found.directions != (spec.objective.direction,):
+        raise SpecError([("objective.direction", f"study {spec.name!r} exists with direction "
+                          f"{', '.join(found.directions)}; a study's direction cannot change")], source)
 
 
 def stored_form(spec: StudySpec, url: str) -> dict[str, Any]:
@@ -189,8 +225,12 @@ def load_stored_spec(url: str, study_name: str) -> StudySpec:
 
 def default_log_dir(url: str) -> Path:
     """Where trial logs go: ``$LRSEARCH_LOG_DIR`` (``--log-dir``), else ``lrsearch-logs/`` next to the SQLite
-    file, else in the working directory."""
+    file (``lrsearch-logs-<file name>/`` for a file not named ``lrsearch.db``, so that two databases in one folder
+    holding studies of the same name keep their logs apart), else in the working directory."""
     if os.environ.get("LRSEARCH_LOG_DIR"):
         return Path(os.environ["LRSEARCH_LOG_DIR"]).expanduser().resolve()
     path = sqlite_path(url)
-    return (path.parent if path is not None else Path.cwd()).resolve() / "lrsearch-logs"
+    if path is None:
+        return Path.cwd().resolve() / "lrsearch-logs"
+    suffix = "" if path.name == "lrsearch.db" else f"-{path.name}"
+    return path.parent.resolve() / f"lrsearch-logs{suffix}"

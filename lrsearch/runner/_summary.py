@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 
 from lrsearch.runner._run import RunSummary
-from lrsearch.runner._study import StudyHandle
+from lrsearch.runner._study import FINISHED, StudyHandle
 from lrsearch.space import TrialConfig
 from lrsearch.storage import redact
 
@@ -51,9 +51,11 @@ def describe_run(handle: StudyHandle, summary: RunSummary) -> str:
         f"  {here}" + ("" if summary.stopped_by == "budget" else f" (stopped: {summary.stopped_by})"),
         f"  in total: {counts['COMPLETE']} complete, {counts['PRUNED']} pruned, {counts['FAIL']} failed",
     ]
-    try:
-        best = handle.study.best_trial
-    except ValueError:
+    best, foreign = best_and_foreign(handle)
+    if foreign:
+        lines.append(f"  {len(foreign)} finished trial(s) not run by lrsearch (added with plain Optuna: "
+                     f"{_numbers(foreign)}) are left out of the best trial")
+    if best is None:
         lines.append("  no trial has completed yet")
         return "\n".join(lines)
     lines.append(f"best trial #{best.number}: {handle.spec.objective.metric} = {best.value:.4f}")
@@ -62,8 +64,24 @@ def describe_run(handle: StudyHandle, summary: RunSummary) -> str:
     return "\n".join(lines)
 
 
-def best_trial(handle: StudyHandle) -> optuna.trial.FrozenTrial | None:
-    try:
-        return handle.study.best_trial
-    except ValueError:
-        return None
+def best_own_trial(handle: StudyHandle) -> optuna.trial.FrozenTrial | None:
+    """The best COMPLETE trial lrsearch ran (trials added to the study by plain Optuna have no config to show)."""
+    return best_and_foreign(handle)[0]
+
+
+def best_and_foreign(handle: StudyHandle) -> tuple[optuna.trial.FrozenTrial | None, list[int]]:
+    """The best trial lrsearch ran, and the numbers of finished trials it did not run (plain ``study.optimize``)."""
+    finished = handle.study.get_trials(deepcopy=False, states=FINISHED)
+    ours = handle.store.trial_numbers(handle.name)
+    foreign = sorted(t.number for t in finished if t.number not in ours)
+    complete = [t for t in finished if t.number in ours and t.state == optuna.trial.TrialState.COMPLETE
+                and t.value is not None]
+    if not complete:
+        return None, foreign
+    pick = max if handle.study.direction == optuna.study.StudyDirection.MAXIMIZE else min
+    return pick(complete, key=lambda t: t.value), foreign
+
+
+def _numbers(numbers: list[int]) -> str:
+    shown = ", ".join(f"#{n}" for n in numbers[:10])
+    return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")

@@ -18,7 +18,7 @@ from lrsearch.errors import LrsearchError
 from lrsearch.runner._study import StudyHandle
 from lrsearch.space import TrialConfig
 from lrsearch.storage import EpochRow
-from lrsearch.storage.optuna_adapter import tell_quietly
+from lrsearch.storage.optuna_adapter import tell_quietly, trial_id
 from lrsearch.trackers import NO_TRACKING, StudyTrackers, TrialStart, TrialTracking
 from lrsearch.training import TrialContext, TrialFailed, managed_train, resolve_device
 
@@ -162,7 +162,7 @@ def run_trial(handle: StudyHandle, trial: optuna.Trial, *, device: str | None = 
     # stock Optuna tools should see as user attributes (one transaction for both).
     handle.store.start_trial(handle.name, trial.number, config=config.to_dict(), seed=config.seed,
                              worker=worker or worker_name(), device=described, log_path=log_path,
-                             trial_id=trial._trial_id, user_attrs=attrs)
+                             trial_id=trial_id(trial), user_attrs=attrs)
     trackers = trackers_for(handle)
     tracking = NO_TRACKING if trackers is None else trackers.start_trial(TrialStart(
         handle.name, trial.number, dict(trial.params), attrs, handle.spec.objective.metric,
@@ -181,6 +181,9 @@ def run_trial(handle: StudyHandle, trial: optuna.Trial, *, device: str | None = 
         raise
     except LrsearchError as exc:
         return _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, "exception", recorder.epochs), str(exc))
+    except SystemExit as exc:  # user code calling sys.exit() fails its trial; it must not end the run as "done"
+        return _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, "exception", recorder.epochs),
+                    f"the trial's code called sys.exit({'' if exc.code is None else repr(exc.code)})")
     except Exception as exc:  # a failing trial must not stop the study
         reason, message = classify(exc)
         return _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, reason, recorder.epochs), message)

@@ -74,7 +74,7 @@ def serve(url: str, *, studies: list[str] | None = None, workers: int = 1, devic
     and run their trials here until none has budget left (with ``poll``: keep looking every ``poll`` seconds)."""
     import time
 
-    check_storage(url, create=False)
+    check_storage(url, create=False, write=True)
     store = Store(url)
     known = store.study_names()
     for name in studies or []:
@@ -87,6 +87,9 @@ def serve(url: str, *, studies: list[str] | None = None, workers: int = 1, devic
     left = []
     for name in studies or known:
         handle = open_stored_study(url, name)
+        from lrsearch.tasks import check_spec_modules
+
+        check_spec_modules(handle.spec)  # before any trial of it is touched
         reap_stale(handle)  # trials whose worker died, found by their silent heartbeat
         if _has_budget(handle):
             left.append(name)

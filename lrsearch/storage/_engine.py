@@ -6,6 +6,7 @@ import os
 import sqlite3
 import warnings
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -14,7 +15,16 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from lrsearch.errors import StorageError
-from lrsearch.storage._urls import check_sqlite_file, parse_url, redact, sqlite_path
+from lrsearch.storage._urls import (
+    check_sqlite_file,
+    check_sqlite_writable,
+    parse_url,
+    readonly_sqlite,
+    redact,
+    secret_values,
+    sqlite_path,
+    sqlite_writable,
+)
 
 SQLITE_BUSY_TIMEOUT_S = 60
 HEARTBEAT_INTERVAL_S = 10
@@ -52,6 +62,10 @@ def engine_kwargs(url: str, *, own_tables: bool = False) -> dict[str, Any]:
     """Engine settings for ``url``; ``own_tables`` for the engine of lrsearch's tables (not Optuna's)."""
     backend = parse_url(url).get_backend_name()
     if backend == "sqlite":
+        path = sqlite_path(url)
+        if path is not None and path.exists() and not sqlite_writable(path):
+            # A file nobody can write (read-only mount, chattr +i): read it as it is, without SQLite's -shm file.
+            return {"creator": lambda: readonly_sqlite(path)}
         # check_same_thread off: the heartbeat thread shares the pool.
         return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}}
     # pool_pre_ping: long trials leave pooled connections idle for hours; servers and proxies drop them.
@@ -75,19 +89,25 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
 
 
 def tune_engine(engine: Engine) -> Engine:
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if database and database != ":memory:" and os.path.exists(database) and not sqlite_writable(Path(database)):
+        return engine  # opened read-only (engine_kwargs): no journal mode to set
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         engine.dispose()  # connections made before the listener existed would lack the pragmas
     return engine
 
 
-def check_storage(url: str, *, create: bool) -> None:
-    """Fail early, without writing, when the storage is malformed, foreign, corrupt or unreachable."""
+def check_storage(url: str, *, create: bool, write: bool | None = None) -> None:
+    """Fail early, without writing, when the storage is malformed, foreign, corrupt or unreachable, or (``write``,
+    which ``create`` implies) cannot be written."""
     path = sqlite_path(url)
     if path is not None:
         check_sqlite_file(path)
         if not create and not path.exists():
             raise StorageError(f"no database at {path}; run a study first (lrsearch run study.yaml)")
+        if create if write is None else write:
+            check_sqlite_writable(path)
         return
     engine = sqlalchemy.create_engine(url, **engine_kwargs(url))
     try:
@@ -101,14 +121,12 @@ def check_storage(url: str, *, create: bool) -> None:
 
 
 def redact_text(text: str, url: str) -> str:
-    """``text`` (an error message, a log line) with the password of ``url`` replaced by ***."""
-    from urllib.parse import quote_plus
+    """``text`` (an error message, a log line) with every password of ``url`` replaced by ***."""
+    from urllib.parse import quote, quote_plus
 
-    password = parse_url(url).password
-    if not password:
-        return text
-    for form in {str(password), quote_plus(str(password))}:
-        text = text.replace(form, "***")
+    for password in secret_values(url):
+        for form in sorted({password, quote_plus(password), quote(password, safe="")}, key=len, reverse=True):
+            text = text.replace(form, "***")
     return text
 
 

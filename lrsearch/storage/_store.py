@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,13 +109,9 @@ class Store:
                 )
             )
             if trial_id is not None and user_attrs:
-                # Optuna's table, named through SQLAlchemy so that each dialect quotes ``key`` (reserved in MySQL).
-                attrs = sa.table("trial_user_attributes", sa.column("trial_id"), sa.column("key"), sa.column("value_json"))
-                # A retried or enqueued trial may carry these keys already (Optuna's retry callback copies the
-                # failed trial's user attributes): this trial's values replace them.
-                conn.execute(attrs.delete().where(attrs.c.trial_id == trial_id, attrs.c.key.in_(list(user_attrs))))
-                conn.execute(attrs.insert(), [{"trial_id": trial_id, "key": k, "value_json": json.dumps(v)}
-                                              for k, v in user_attrs.items()])
+                from lrsearch.storage.optuna_adapter import write_user_attrs
+
+                write_user_attrs(conn, trial_id, user_attrs)
 
     def record_epochs(self, study_name: str, number: int, rows: Sequence[EpochRow]) -> None:
         """Epochs of one trial, their metrics rows and group rows, in one transaction."""
@@ -179,6 +174,14 @@ class Store:
                     .where(t.trials.c.study_name == study_name, t.trials.c.trial_number == number)
                     .values(**values)
                 )
+
+    def trial_numbers(self, study_name: str) -> set[int]:
+        """The numbers of the study's trials lrsearch ran (those with a record here)."""
+        if not self.has_schema():
+            return set()
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.trials.c.trial_number).where(t.trials.c.study_name == study_name))
+            return {int(r[0]) for r in rows}
 
     def trial_info(self, study_name: str, number: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

@@ -11,6 +11,7 @@ The Optuna versions this was tested with are pinned in ``pyproject.toml`` (``OPT
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +23,8 @@ OPTUNA_TESTED = (">=5.0", "<5.1")
 
 __all__ = [
     "BaseHeartbeat", "OPTUNA_TESTED", "count_trials_by_state", "fingerprint_query", "heartbeat_backend",
-    "heartbeat_enabled", "stale_trial_ids", "storage_of", "study_id", "study_id_by_name", "tell_quietly", "trial_id",
+    "heartbeat_enabled", "stale_trial_ids", "storage_of", "study_id", "study_id_by_name", "study_overview",
+    "tell_quietly", "trial_id", "write_user_attrs",
 ]
 
 
@@ -98,7 +100,31 @@ def fingerprint_query(conn: sa.Connection, study_name: str) -> tuple[Any, ...]:
     return tuple(conn.execute(sql, {"name": study_name}).one())
 
 
+def write_user_attrs(conn: sa.Connection, trial: int, attrs: dict[str, Any]) -> None:
+    """Set a trial's user attributes in the caller's transaction (``Trial.set_user_attr`` commits once per
+    attribute: tens of milliseconds each on SQLite). A retried or enqueued trial may carry these keys already
+    (Optuna's retry callback copies the failed trial's user attributes): this trial's values replace them."""
+    # Optuna's table, named through SQLAlchemy so that each dialect quotes ``key`` (reserved in MySQL).
+    table = sa.table("trial_user_attributes", sa.column("trial_id"), sa.column("key"), sa.column("value_json"))
+    conn.execute(table.delete().where(table.c.trial_id == trial, table.c.key.in_(list(attrs))))
+    conn.execute(table.insert(), [{"trial_id": trial, "key": k, "value_json": json.dumps(v)} for k, v in attrs.items()])
+
+
 def study_id_by_name(conn: sa.Connection, study_name: str) -> int | None:
     """The id optuna-dashboard uses in its URLs, or None where no such study is stored."""
     row = conn.execute(sa.text("SELECT study_id FROM studies WHERE study_name = :n"), {"n": study_name}).first()
     return int(row[0]) if row else None
+
+
+def study_overview(conn: sa.Connection, study_name: str) -> tuple[tuple[str, ...], int] | None:
+    """``(directions, number of trials)`` of a study as stored, or None where there is none (nor Optuna's tables).
+    Reads only: a run that is refused must not have created a table."""
+    if not sa.inspect(conn).has_table("studies"):
+        return None
+    sid = study_id_by_name(conn, study_name)
+    if sid is None:
+        return None
+    directions = conn.execute(sa.text("SELECT direction FROM study_directions WHERE study_id = :sid ORDER BY objective"),
+                              {"sid": sid}).scalars().all()
+    trials = conn.execute(sa.text("SELECT COUNT(*) FROM trials WHERE study_id = :sid"), {"sid": sid}).scalar_one()
+    return tuple(str(d).split(".")[-1].lower() for d in directions), int(trials)

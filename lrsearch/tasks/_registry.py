@@ -10,6 +10,7 @@ import inspect
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ class TaskEntry:
 
 
 _BUILTINS: dict[str, TaskEntry] = {}
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # lrsearch's own frames
 _LOADED: dict[tuple[str, str, str], Task] = {}
 
 
@@ -92,7 +94,7 @@ def load_task(builtin: str | None = None, entrypoint: str | None = None, options
         factory = _resolve(ref, "task.entrypoint")
         where = f"task.entrypoint {ref!r}"
     _check_options(factory, options, where)
-    task = factory(**options)
+    task = call_user_code(f"{where}: building the task", lambda: factory(**options))
     if not isinstance(task, Task):
         raise TaskError(
             f"{where} returned {type(task).__name__}, not an lrsearch.tasks.Task; "
@@ -145,6 +147,7 @@ def _resolve(ref: str, field: str) -> Callable[..., Any]:
     module_name, sep, attr = ref.partition(":")
     if not sep or not module_name or not attr:
         raise TaskError(f"{field} must look like 'package.module:function', got {ref!r}")
+    check_allowed(module_name, f"{field} {ref!r}")
     # Console scripts do not put the working directory on sys.path; users expect their own modules to import
     # from where they run lrsearch, as they do with `python -m`. Appended, so it never shadows installed packages.
     if os.getcwd() not in sys.path:
@@ -152,7 +155,13 @@ def _resolve(ref: str, field: str) -> Callable[..., Any]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise TaskError(f"{field} {ref!r}: cannot import {module_name!r}: {exc}") from exc
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):  # the module itself (or its package) is not there
+            raise TaskError(f"{field} {ref!r}: cannot import {module_name!r}: {exc}") from None
+        raise TaskError(f"{field} {ref!r}: importing {module_name!r} failed: {_describe(exc)}") from None
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise TaskError(f"{field} {ref!r}: importing {module_name!r} failed: {_describe(exc)}") from None
     if not hasattr(module, attr):
         public = sorted(n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n)))
         hint = f"; callables there: {', '.join(public[:20])}" if public else ""
@@ -161,6 +170,61 @@ def _resolve(ref: str, field: str) -> Callable[..., Any]:
     if not callable(target):
         raise TaskError(f"{field} {ref!r}: {attr!r} is a {type(target).__name__}, not a function")
     return target
+
+
+ALLOWED_MODULES_ENV = "LRSEARCH_ALLOWED_MODULES"
+
+
+def allowed_module_prefixes() -> list[str] | None:
+    """The module prefixes user code may be imported from (``$LRSEARCH_ALLOWED_MODULES``, comma-separated; set by
+    ``lrsearch worker --allow-module``); None when unset: any module may be imported."""
+    raw = os.environ.get(ALLOWED_MODULES_ENV, "")
+    prefixes = [p.strip() for p in raw.split(",") if p.strip()]
+    return prefixes or None
+
+
+def check_allowed(module_name: str, what: str) -> None:
+    """Refuse, before importing it, a module outside the allow-list: a spec read from the database names the code
+    a worker runs, so whoever can write the database could otherwise run any module on every worker."""
+    prefixes = allowed_module_prefixes()
+    if prefixes is None:
+        return
+    if any(module_name == p or module_name.startswith(p.rstrip(".") + ".") for p in prefixes):
+        return
+    raise TaskError(f"{what}: module {module_name!r} is not in the allowed modules ({', '.join(prefixes)}, from "
+                    f"--allow-module / ${ALLOWED_MODULES_ENV}); nothing was imported")
+
+
+def check_spec_modules(spec: Any) -> None:
+    """:func:`check_allowed` for the user code a study spec names (its task entrypoint and training function)."""
+    for field in ("entrypoint", "train"):
+        ref = getattr(spec.task, field, None)
+        if ref:
+            check_allowed(ref.partition(":")[0], f"study {spec.name!r}: task.{field} {ref!r}")
+
+
+def call_user_code(what: str, call: Callable[[], Any]) -> Any:
+    """``call()``; an exception it raises, or a ``sys.exit()`` in it, becomes a :class:`TaskError` naming
+    ``what`` and the line of user code that raised (exit 2, no traceback), not a crash or a silent exit 0."""
+    try:
+        return call()
+    except (KeyboardInterrupt, TaskError):
+        raise
+    except BaseException as exc:
+        raise TaskError(f"{what} failed: {_describe(exc)}") from None
+
+
+def _describe(exc: BaseException) -> str:
+    """``Kind: message (file:line)`` of an exception from user code; a ``sys.exit()`` says so."""
+    if isinstance(exc, SystemExit):
+        text = f"it called sys.exit({exc.code!r})" if exc.code is not None else "it called sys.exit()"
+    else:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if not f.filename.startswith((_PACKAGE_DIR, "<frozen importlib"))]
+    if own:
+        text += f" (at {own[-1].filename}:{own[-1].lineno})"
+    return text
 
 
 def _check_options(factory: Callable[..., Any], options: dict[str, Any], where: str) -> None:

@@ -80,10 +80,10 @@ def test_quick_suite_reports_finite_ratios(suite: str, tmp_path: Path) -> None:
 
 def test_list_and_unknown_suite() -> None:
     proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--list"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     for suite in SUITES:
         assert suite in proc.stdout
     proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "nosuch", "--no-write"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2 and "unknown suite(s) nosuch" in proc.stderr

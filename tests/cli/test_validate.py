@@ -75,7 +75,7 @@ def test_the_console_script_itself(tmp_path: Path) -> None:
     command = [str(script)] if script.exists() else [sys.executable, "-m", "lrsearch"]
     broken = REPO / "tests" / "specs" / "unknown_shape.yaml"
     done = subprocess.run([*command, "validate", str(broken)], capture_output=True, text=True, cwd=tmp_path,
-                          timeout=60, check=False)
+                          timeout=600, check=False)
     assert done.returncode == 2
     assert "schedule.shape: unknown shape 'onecycel'" in done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""

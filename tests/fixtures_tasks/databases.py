@@ -45,3 +45,22 @@ def query(url: str, sql: str, **params: Any) -> list[dict[str, Any]]:
             return [dict(r) for r in conn.execute(sa.text(sql), params).mappings()]
     finally:
         engine.dispose()
+
+
+@contextmanager
+def fresh_mysql_database() -> Iterator[str]:
+    """A new database on the MySQL/MariaDB server named by LRSEARCH_TEST_MYSQL_URL (skipped when it is unset)."""
+    base = os.environ.get("LRSEARCH_TEST_MYSQL_URL")
+    if not base:
+        pytest.skip("LRSEARCH_TEST_MYSQL_URL is not set (point it at a MySQL or MariaDB server to run this test)")
+    pytest.importorskip("pymysql", reason="the mysql extra is not installed (pip install 'lrsearch[mysql]')")
+    name = f"lrsearch_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE `{name}`"))
+    try:
+        yield sa.make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()

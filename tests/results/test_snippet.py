@@ -109,7 +109,7 @@ def test_snippet_runs_without_lrsearch_and_prints_the_recorded_lrs(studies: Stud
     text = snippet.read_text()
     assert not re.search(r"^\s*(import|from)\s+lrsearch", text, re.MULTILINE)
     blocked = "import sys; sys.modules['lrsearch'] = None; import runpy; runpy.run_path(sys.argv[1], run_name='__main__')"
-    proc = subprocess.run([sys.executable, "-c", blocked, str(snippet)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", blocked, str(snippet)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     curves = curves_frame(studies.url, "alpha")
     mine = curves[curves["trial"] == number]

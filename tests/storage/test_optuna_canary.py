@@ -31,6 +31,7 @@ OPTUNA_COLUMNS = {
     "trials": {"trial_id", "number", "study_id", "state", "datetime_start", "datetime_complete"},
     "trial_heartbeats": {"trial_id", "heartbeat"},
     "studies": {"study_id", "study_name"},
+    "study_directions": {"study_id", "direction", "objective"},
 }
 
 
