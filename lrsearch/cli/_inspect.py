@@ -142,6 +142,10 @@ def space(args: argparse.Namespace) -> int:
         print(f"{d.name:<{width}}  {d.describe():<{dwidth}}  {d.condition or 'always'}")
     conditional = sum(1 for d in dims if d.condition)
     print(f"{len(dims)} dimensions ({len(dims) - conditional} always active, {conditional} conditional)")
+    from lrsearch.search import describe_search
+
+    print()
+    print(describe_search(spec))
     return 0
 
 

@@ -20,8 +20,10 @@ from lrsearch.config._schema import (
     OptimizerBlock,
     OptimizerSpec,
     PrunerSpec,
+    RecipeSpec,
     SamplerSpec,
     ScheduleSpec,
+    SearchStrategySpec,
     StudySpec,
     TaskSpec,
     TrackerSpec,
@@ -30,6 +32,7 @@ from lrsearch.config._schema import (
 
 __all__ = [
     "RESUMABLE_KEYS", "Budget", "ConfirmSpec", "Dim", "GroupSpec", "LayerwiseSpec", "LrDim", "Objective", "OptimizerBlock",
-    "OptimizerSpec", "PRUNERS", "PrunerSpec", "SAMPLERS", "SamplerSpec", "ScheduleSpec", "StudySpec", "TaskSpec",
-    "TrackerSpec", "build_pruner", "build_sampler", "import_plugins", "load_spec", "parse_duration", "parse_spec", "resolve_storage", "spec_hash", "study_file_reference",
+    "OptimizerSpec", "PRUNERS", "PrunerSpec", "RecipeSpec", "SAMPLERS", "SamplerSpec", "ScheduleSpec", "SearchStrategySpec",
+    "StudySpec", "TaskSpec", "TrackerSpec", "build_pruner", "build_sampler", "import_plugins", "load_spec", "parse_duration",
+    "parse_spec", "resolve_storage", "spec_hash", "study_file_reference",
 ]

@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, model_validator
 class Dim(BaseModel):
     """One searchable setting.
 
-    Written in YAML as a scalar (fixed), ``{low, high, log, step}`` (a range) or ``{choices: [...]}``.
+    Written in YAML as a scalar (fixed), ``{low, high, log, step}`` (a range) or ``{choices: [...]}``; a
+    group's ``weight_decay``, ``momentum``, ``beta1`` and ``beta2`` may also be ``{same_as: GROUP}``: whatever an
+    earlier group of the same optimizer took in the trial (one searched value for both).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -22,6 +24,7 @@ class Dim(BaseModel):
     log: bool = False
     step: float | None = None
     choices: list[Any] | None = None
+    same_as: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -33,6 +36,11 @@ class Dim(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> Dim:
         forms = [self.value is not None, self.low is not None or self.high is not None, self.choices is not None]
+        if self.same_as is not None:
+            if any(forms):
+                raise ValueError("same_as takes its value from another group: give it alone, without a value, "
+                                 "range or choices")
+            return self
         if sum(forms) != 1:
             given = [k for k, on in zip(("value", "low/high", "choices"), forms, strict=True) if on]
             raise ValueError("give exactly one of: a fixed value (a plain value, or value: X), a range {low, high}, "
@@ -65,6 +73,8 @@ class Dim(BaseModel):
 
     @property
     def is_fixed(self) -> bool:
+        if self.same_as is not None:
+            return False
         return self.value is not None or (self.choices is not None and len(self.choices) == 1) or (
             self.low is not None and self.low == self.high
         )

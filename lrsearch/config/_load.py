@@ -189,7 +189,7 @@ def resolve_storage(url: str | None, base_dir: Path | None) -> str:
     return url
 
 
-RESUMABLE_KEYS = ("budget", "storage", "description", "confirm", "sampler", "pruner", "plugins", "trackers")
+RESUMABLE_KEYS = ("budget", "storage", "description", "confirm", "sampler", "pruner", "plugins", "trackers", "search")
 
 
 def spec_hash(spec: StudySpec) -> str:

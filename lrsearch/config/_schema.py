@@ -80,6 +80,39 @@ class ConfirmSpec(_Strict):
     seeds: int = Field(default=3, ge=1)
 
 
+class RecipeSpec(_Strict):
+    """A named configuration tried before the sampler's own trials: values for some dimensions; the rest take
+    the centre of their range (see :mod:`lrsearch.search`)."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _recipe_name(cls, v: str) -> str:
+        if not _NAME.match(v.replace(".", "_")):
+            raise ValueError(f"must be a plain name (letters, digits, _, - and .), got {v!r}")
+        return v
+
+
+class SearchStrategySpec(_Strict):
+    """How the study searches: which recipes it starts from, and whether it searches in stages.
+
+    ``recipes``: ``auto`` (the builtin recipes that fit the space), ``none``, or a list of builtin recipe
+    names and ``{name, params}`` mappings. ``strategy``: ``joint`` (every dimension at once) or ``staged``
+    (stage 1 searches the single-lr space; stage 2 fixes what stage 1 found best and searches the per-group
+    dimensions). ``stage1``: stage 1's share of the study's budget: it ends once its trials reach that share of
+    ``budget.trials`` or of the epochs those trials could use (``budget.trials * budget.epochs``, pruned epochs
+    included), whichever comes first (with pruning, the trials run out first). ``stage1_epochs``: end stage 1
+    after exactly this many epochs instead (the benchmarks give every search the same epochs).
+    """
+
+    recipes: Literal["auto", "none"] | list[str | RecipeSpec] = "auto"
+    strategy: Literal["joint", "staged"] = "joint"
+    stage1: float = Field(default=0.5, gt=0.0, lt=1.0)
+    stage1_epochs: int | None = Field(default=None, ge=1)
+
+
 class TaskSpec(_Strict):
     builtin: str | None = None
     entrypoint: str | None = None  # "module:function" returning a Task
@@ -214,6 +247,7 @@ class StudySpec(_Strict):
     sampler: SamplerSpec = Field(default_factory=SamplerSpec)
     pruner: PrunerSpec = Field(default_factory=PrunerSpec)
     confirm: ConfirmSpec | None = None
+    search: SearchStrategySpec = Field(default_factory=SearchStrategySpec)
     task: TaskSpec
     optimizer: OptimizerSpec | None = None
     groups: list[GroupSpec] | None = None

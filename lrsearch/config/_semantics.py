@@ -51,7 +51,72 @@ def check_spec(spec: StudySpec) -> list[Problem]:
                 problems.append((f"optimizers.{key}", f"an optimizer and a group are both named {key!r}; "
                                  "rename one (their schedule parameters would share the name schedule." + key + ".*)"))
     problems += _check_ratios(spec, all_groups, seen)
+    problems += _check_same_as(spec)
+    if not problems:  # recipes and stages are checked against the space, which must be sound first
+        problems += _check_search(spec)
     problems += _check_trackers(spec)
+    return problems
+
+
+_TIEABLE = ("weight_decay", "momentum", "beta1", "beta2")
+
+
+def _check_same_as(spec: StudySpec) -> list[Problem]:
+    """``{same_as: GROUP}`` only on a group's weight_decay/momentum/beta1/beta2, naming an earlier group of the
+    same optimizer that has that setting."""
+    problems: list[Problem] = []
+    many = spec.optimizers is not None
+
+    def stray(path: str, data: Any) -> None:
+        if isinstance(data, dict):
+            if data.get("same_as") is not None:
+                problems.append((path, f"same_as is only for a group's {', '.join(_TIEABLE)}"))
+            for key, value in data.items():
+                stray(f"{path}.{key}" if path else str(key), value)
+        elif isinstance(data, list):
+            for i, value in enumerate(data):
+                stray(f"{path}[{i}]", value)
+
+    for key, block in spec.blocks():
+        base = f"optimizers.{key}.groups" if many else "groups"
+        earlier: list[str] = []
+        for i, group in enumerate(block.groups):
+            path = f"{base}[{i}]"
+            for setting in _TIEABLE:
+                dim = getattr(group, setting)
+                if dim is None or dim.same_as is None:
+                    continue
+                if dim.same_as not in earlier:
+                    where = f"earlier groups: {', '.join(earlier)}" if earlier else "this is the first group"
+                    problems.append((f"{path}.{setting}.same_as", f"must name an earlier group of the same "
+                                                                 f"optimizer, got {dim.same_as!r} ({where})"))
+            dumped = group.model_dump(exclude=set(_TIEABLE))
+            stray(path, dumped)
+            earlier.append(group.name)
+        if many:
+            stray(f"optimizers.{key}.schedule", block.schedule.model_dump())
+    if not many:
+        stray("schedule", (spec.schedule.model_dump() if spec.schedule else {}))
+        stray("optimizer", (spec.optimizer.model_dump() if spec.optimizer else {}))
+    return problems
+
+
+def _check_search(spec: StudySpec) -> list[Problem]:
+    from lrsearch.search import check_recipes, nesting
+
+    problems = check_recipes(spec)
+    if spec.search.strategy == "staged":
+        if not spec.budget.trials and spec.search.stage1_epochs is None:
+            problems.append(("search.strategy", "staged splits the budget (budget.trials, and the epochs they may "
+                                                "use) between its stages: give budget.trials, or "
+                                                "search.stage1_epochs"))
+        nest = nesting(spec)
+        if not nest.point:
+            problems.append(("search.strategy", "staged needs per-group dimensions to search in stage 2 (an "
+                                                "lr_ratio, layer_decay or freeze_epochs range); this space has none"))
+        for reason in nest.outside:
+            problems.append(("search.strategy", f"staged starts from the single-lr point, which is outside this "
+                                                f"space: {reason}"))
     return problems
 
 
@@ -97,7 +162,10 @@ def _check_optimizer(path: str, names: list[str], options: dict[str, Any], base:
         try:
             get_optimizer_info(name)
         except LrsearchError as exc:
-            if is_import_path(name):
+            if str(name).endswith("_schedulefree"):
+                problems.append((path, f"optimizer {name!r} needs the schedulefree package: "
+                                       "pip install 'lrsearch[schedulefree]' (or pip install schedulefree)"))
+            elif is_import_path(name):
                 problems.append((path, str(exc)))
             else:
                 problems.append((path, unknown_name("optimizer", name, optimizer_names())

@@ -25,6 +25,7 @@ from lrsearch.version import __version__
 TEMPLATE = Path(__file__).with_name("templates") / "report.html"
 PLOT_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["sendDataToCloud"]}
 _FIXED = ["number", "state", "value", "last_value", "epochs_run", "duration_s", "fail_reason"]
+_SEARCH = ["recipe", "stage"]
 _CONFIRMED = ["confirmed_mean", "confirmed_sd", "confirmed_n"]
 _SKIP = {"study", "metric", "direction", "datetime_start", "datetime_complete", "worker", "device", "seed"}
 
@@ -40,6 +41,9 @@ def trials_table(data: StudyData) -> str:
     hidden = set(_SKIP)
     columns = [c for c in _FIXED if c != "fail_reason" or trials[c].notna().any()]
     hidden.add("fail_reason")
+    # the recipe a queued trial ran and the stage of a staged search, when the study has them
+    columns += [c for c in _SEARCH if c in trials.columns and trials[c].notna().any()]
+    hidden.update(_SEARCH)
     if (trials["confirmed_n"] > 0).any():
         columns += _CONFIRMED
     hidden.update(_CONFIRMED)

@@ -50,6 +50,9 @@ class OptimizerInfo:
         default_options: lrsearch's own defaults for constructor options, which the spec's options override.
         default_momentum: The momentum a group gets when the optimizer has momentum and the group does not say
             (torch's SGD default of 0 is plain SGD, rarely what a search over SGD means).
+        switches_modes: The optimizer has ``train()``/``eval()`` modes (schedule-free): the managed loop and
+            :class:`~lrsearch.training.TrialContext` put it in train mode to step and in eval mode to evaluate.
+        horizon_free: The optimizer needs no decaying schedule (schedule-free); a constant shape is its design.
     """
 
     name: str
@@ -60,6 +63,8 @@ class OptimizerInfo:
     decoupled_weight_decay: bool = False
     default_options: Mapping[str, Any] = field(default_factory=dict)
     default_momentum: float = 0.0
+    switches_modes: bool = False
+    horizon_free: bool = False
 
     @property
     def options(self) -> frozenset[str]:
@@ -242,3 +247,29 @@ for _info in (
     ),
 ):
     register_optimizer(_info)
+
+
+def _register_schedulefree() -> None:
+    """Schedule-free AdamW and SGD (Defazio et al. 2024, PyPI ``schedulefree``), when that package is installed.
+
+    They keep two sequences of weights and evaluate at their average: ``optimizer.train()`` before stepping,
+    ``optimizer.eval()`` before evaluating or saving. lrsearch's managed loop and ``TrialContext`` make those
+    calls (``ctx.train_mode()``, ``ctx.eval_mode()`` in an own loop).
+    """
+    try:
+        import schedulefree
+    except ImportError:
+        return
+    register_optimizer(OptimizerInfo(
+        "adamw_schedulefree", schedulefree.AdamWScheduleFree,
+        "Schedule-free AdamW: no decaying schedule needed (pip install schedulefree; lrsearch[schedulefree]).",
+        has_betas=True, decoupled_weight_decay=True, switches_modes=True, horizon_free=True,
+    ))
+    register_optimizer(OptimizerInfo(
+        "sgd_schedulefree", schedulefree.SGDScheduleFree,
+        "Schedule-free SGD with momentum: no decaying schedule needed (pip install schedulefree).",
+        has_momentum=True, switches_modes=True, horizon_free=True,
+    ))
+
+
+_register_schedulefree()

@@ -70,6 +70,7 @@ class StudySummary:
     budget_trials: int = 0
     groups: dict[str, str] = field(default_factory=dict)  # group -> "lr 0.0242, onecycle after 14% warmup"
     confirmed: list[dict[str, Any]] = field(default_factory=list)  # rank order: number, metric, mean, sd, n
+    best_origin: str = ""  # "recipe fastai, stage 2": where the best trial came from ("" for a sampled one)
 
     def as_row(self) -> dict[str, Any]:
         row = {k: v for k, v in self.__dict__.items() if k not in ("epochs_to", "groups", "confirmed")}
@@ -93,6 +94,13 @@ def summarize(trials: pd.DataFrame, budget: int | None = None) -> StudySummary:
         index = complete["value"].idxmax() if direction == "maximize" else complete["value"].idxmin()
         best_value, best_number = float(complete.loc[index, "value"]), int(complete.loc[index, "number"])
     order = in_study_order(trials)
+    origin = []
+    if best_number is not None:
+        best_row = complete.loc[index]
+        if "recipe" in trials.columns and pd.notna(best_row.get("recipe")):
+            origin.append(f"recipe {best_row['recipe']}")
+        if "stage" in trials.columns and pd.notna(best_row.get("stage")):
+            origin.append(f"stage {int(best_row['stage'])}")
     starts = trials["datetime_start"].dropna()
     ends = trials["datetime_complete"].dropna()
     summary = StudySummary(
@@ -102,6 +110,7 @@ def summarize(trials: pd.DataFrame, budget: int | None = None) -> StudySummary:
         best_value=best_value, best_number=best_number, epochs_consumed=int(trials["epochs_run"].sum()),
         trial_seconds=float(trials["duration_s"].fillna(0).sum()),
         elapsed_seconds=float((ends.max() - starts.min()).total_seconds()) if len(ends) and len(starts) else 0.0,
+        best_origin=", ".join(origin),
     )
     for q in QUANTILES:
         summary.epochs_to[q] = None
@@ -185,6 +194,8 @@ def format_comparison(summaries: Sequence[StudySummary]) -> str:
                     + (f", {s.running} running" if s.running else "") for s in summaries]))
     add(("best", [f"{fmt_value(s.best_value)} (#{s.best_number})" if s.best_number is not None else "-"
                   for s in summaries]))
+    if any(s.best_origin for s in summaries):
+        add(("best came from", [s.best_origin or "the sampler" for s in summaries]))
     if any(s.confirmed for s in summaries):
         add(("confirmed best", [f"{fmt_confirmed(s.confirmed[0]['mean'], s.confirmed[0]['sd'], s.confirmed[0]['n'])}"
                                 f" #{s.confirmed[0]['number']} {s.confirmed[0]['metric']}" if s.confirmed else "-"

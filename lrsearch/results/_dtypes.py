@@ -25,6 +25,7 @@ TRIALS_DTYPES: dict[str, Any] = {
     "metric": STRING, "direction": STRING, "datetime_start": DATETIME, "datetime_complete": DATETIME,
     "duration_s": "float64", "epochs_run": "int64", "fail_reason": STRING, "worker": STRING, "device": STRING,
     "seed": "Int64", "confirmed_mean": "float64", "confirmed_sd": "float64", "confirmed_n": "int64",
+    "recipe": STRING, "stage": "Int64",
 }
 CURVES_DTYPES: dict[str, Any] = {
     "study": STRING, "trial": "int64", "epoch": "int64", "step": "int64", "wall_time": "float64",

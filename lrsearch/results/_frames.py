@@ -96,7 +96,8 @@ def trials_frame(storage: str, study: StudyArg = None) -> pd.DataFrame:
     Columns: ``study, number, state, value`` (the objective told to Optuna; NaN unless COMPLETE),
     ``last_value`` (the last reported objective, also for pruned trials), ``metric, direction,
     datetime_start, datetime_complete`` (UTC), ``duration_s, epochs_run, fail_reason, worker, device, seed,
-    confirmed_mean, confirmed_sd, confirmed_n``, then ``<group>.lr`` for every group (its resolved absolute lr,
+    confirmed_mean, confirmed_sd, confirmed_n, recipe`` (the recipe a queued trial ran, see
+    :mod:`lrsearch.search`), ``stage`` (1 or 2 under the staged strategy), then ``<group>.lr`` for every group (its resolved absolute lr,
     also for ``ratio_of`` and fixed lrs), then every searched parameter under its stable name (``opt.name``,
     ``head.lr``, ``backbone.lr_ratio``, ``schedule.head.shape``, ...; NaN where a conditional one is inactive).
     """
@@ -129,6 +130,8 @@ def trials_frame(storage: str, study: StudyArg = None) -> pd.DataFrame:
                 "worker": row.get("worker"),
                 "device": row.get("device"),
                 "seed": row.get("seed"),
+                "recipe": trial.user_attrs.get("recipe"),
+                "stage": trial.user_attrs.get("stage"),
             }
             key = (name, trial.number)
             if key in confirmed.index:

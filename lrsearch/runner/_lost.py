@@ -39,8 +39,11 @@ def fail_lost_trial(url: str, study_name: str, trial_id: int, *, reason: str, me
     if reason in RETRIED:
         retry(url, study_name, frozen)
     elif reason in REQUEUED and frozen.params:
+        from lrsearch.runner._trial import carried_attrs
+
         _enqueue(url, study_name, frozen.params, {"retry_of": frozen.number,
-                                                  "retries": int(frozen.user_attrs.get("retries", 0))})
+                                                  "retries": int(frozen.user_attrs.get("retries", 0)),
+                                                  **carried_attrs(frozen)})
     return frozen.number
 
 
@@ -77,5 +80,7 @@ def retry(url: str, study_name: str, frozen: optuna.trial.FrozenTrial) -> bool:
     retries = int(frozen.user_attrs.get("retries", 0))
     if retries >= MAX_RETRIES or not frozen.params:
         return False
-    _enqueue(url, study_name, frozen.params, {"retry_of": frozen.number, "retries": retries + 1})
+    from lrsearch.runner._trial import carried_attrs
+
+    _enqueue(url, study_name, frozen.params, {"retry_of": frozen.number, "retries": retries + 1, **carried_attrs(frozen)})
     return True

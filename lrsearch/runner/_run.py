@@ -21,6 +21,7 @@ from lrsearch.runner._progress import Progress
 from lrsearch.runner._repeats import RepeatedFailure
 from lrsearch.runner._study import StudyHandle, default_log_dir
 from lrsearch.runner._trial import Outcome, run_trial
+from lrsearch.search import queue_stage2_recipes
 from lrsearch.storage import DatabaseUnavailable, is_disk_full, release_reserve, retrying
 from lrsearch.storage.optuna_adapter import stale_trial_ids, storage_of, trial_id
 
@@ -73,6 +74,7 @@ def _next_trial(handle: StudyHandle, total: int | None) -> optuna.Trial | None |
                     return None
                 if finished + counts["RUNNING"] >= total:
                     return "wait"
+            queue_stage2_recipes(handle)
             return handle.study.ask()
 
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from lrsearch.config import StudySpec, build_pruner, build_sampler, import_plugins, spec_hash
 from lrsearch.errors import SpecError, StorageError
+from lrsearch.search import queue_recipes
 from lrsearch.space import SearchSpace
 from lrsearch.storage import (
     Store,
@@ -102,6 +103,10 @@ def sampler_and_pruner(spec: StudySpec, space: SearchSpace) -> tuple[optuna.samp
     """The spec's sampler and pruner; ``by_shape`` wraps the pruner to compare trials of the same shapes only."""
     sampler = build_sampler(spec.sampler.name, spec.sampler.seed, spec.sampler.options, conditional=space.is_conditional())
     pruner = build_pruner(spec.pruner.name, spec.pruner.options, spec.budget.epochs)
+    if spec.search.strategy == "staged":
+        from lrsearch.search import StagedSampler
+
+        sampler = StagedSampler(sampler, spec)
     if spec.pruner.by_shape:
         from lrsearch.pruning import ShapeAwarePruner
 
@@ -198,7 +203,9 @@ def _open_study(spec: StudySpec, url: str, *, create: bool, source: str | None) 
             study.set_metric_names([spec.objective.metric])
     if saved is None or saved["spec"] != new_spec:
         store.save_spec(spec.name, new_spec, new_hash, source, __version__)
-    return StudyHandle(spec=spec, study=study, store=store, space=space, url=url)
+    handle = StudyHandle(spec=spec, study=study, store=store, space=space, url=url)
+    queue_recipes(handle)
+    return handle
 
 
 def refuse_foreign(url: str, spec: StudySpec, source: str | None) -> None:
@@ -240,7 +247,9 @@ def open_stored_study(url: str, study_name: str) -> StudyHandle:
         except KeyError:
             raise StorageError(f"lrsearch study {study_name!r} has no Optuna study in {redact(url)}") from None
     store.ensure_schema()
-    return StudyHandle(spec=spec, study=study, store=store, space=space, url=url)
+    handle = StudyHandle(spec=spec, study=study, store=store, space=space, url=url)
+    queue_recipes(handle)
+    return handle
 
 
 def load_stored_spec(url: str, study_name: str) -> StudySpec:

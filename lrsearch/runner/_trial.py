@@ -190,7 +190,7 @@ def run_trial(handle: StudyHandle, trial: optuna.Trial, *, device: str | None = 
         _end(handle, trial, recorder, Outcome(trial.number, "FAIL", None, "interrupted", recorder.epochs),
              "stopped by Ctrl-C (or the worker was stopped)")
         # The config was cut short, not judged: run it again when the study resumes.
-        handle.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+        handle.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, **carried_attrs(trial)})
         raise
     except (DatabaseUnavailable, DiskFull):
         raise  # not the trial's failure: the run stops, and the trial is failed and queued (see the run loops)
@@ -271,3 +271,12 @@ def error_line(message: str) -> str:
         return ""
     line = lines[-1] if lines[0].startswith("Traceback") else lines[0]
     return line if len(line) <= 300 else line[:300] + " ..."
+
+
+def carried_attrs(trial: optuna.Trial | optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """The user attributes a retried trial keeps: its recipe and its stage."""
+    from lrsearch.search import RECIPE_ATTR, STAGE1_BEST_ATTR, STAGE_ATTR
+
+    attrs = trial.user_attrs
+    return {k: attrs[k] for k in (RECIPE_ATTR, STAGE_ATTR, STAGE1_BEST_ATTR) if k in attrs}
+

@@ -63,6 +63,20 @@ class _Walk:
         self.dimensions: dict[str, Dimension] = {}
         self.params: dict[str, Any] = {}
         self.conditions: list[str | None] = []
+        # what each group took for the settings a later group may tie to (``{same_as: GROUP}``)
+        self.group_values: dict[str, dict[str, Any]] = {}
+
+    def tied(self, group: str, key: str, dim: Dim | None, default: Any) -> Any:
+        """``dim``'s value for ``group``: the value ``dim.same_as`` took, or a sampled/fixed value (``default``
+        when the spec leaves the setting out); remembered for groups that tie to this one."""
+        if dim is None:
+            value = default
+        elif dim.same_as is not None:
+            value = self.group_values.get(dim.same_as, {}).get(key, default)
+        else:
+            value = self.value(f"{group}.{key}", dim)
+        self.group_values.setdefault(group, {})[key] = value
+        return value
 
     @property
     def listing(self) -> bool:
@@ -208,13 +222,13 @@ class SearchSpace:
         if any(info.has_momentum for info in walked):
             w.conditions.append(_among(opt_param, with_momentum, choices))
             default = get_optimizer_info(opt_name).default_momentum
-            momentum = float(w.value(f"{g}.momentum", group.momentum)) if group.momentum is not None else default
+            momentum = float(w.tied(g, "momentum", group.momentum, default))
             w.conditions.pop()
         if any(info.has_betas for info in walked):
             w.conditions.append(_among(opt_param, with_betas, choices))
             default_betas = _class_default(opt_name, "betas", DEFAULT_BETAS)
-            b1 = float(w.value(f"{g}.beta1", group.beta1)) if group.beta1 is not None else default_betas[0]
-            b2 = float(w.value(f"{g}.beta2", group.beta2)) if group.beta2 is not None else default_betas[1]
+            b1 = float(w.tied(g, "beta1", group.beta1, default_betas[0]))
+            b2 = float(w.tied(g, "beta2", group.beta2, default_betas[1]))
             betas = (b1, b2)
             w.conditions.pop()
         decay = None
@@ -229,7 +243,7 @@ class SearchSpace:
             layer_decay=decay,
             momentum=momentum,
             betas=betas,
-            weight_decay=float(w.value(f"{g}.weight_decay", group.weight_decay)),
+            weight_decay=float(w.tied(g, "weight_decay", group.weight_decay, 0.0)),
             freeze_epochs=int(w.value(f"{g}.freeze_epochs", group.freeze_epochs, integer=True)),
         )
 

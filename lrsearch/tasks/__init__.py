@@ -23,6 +23,7 @@ from lrsearch.tasks._registry import (
 # Builtin tasks register themselves on import; their heavy dependencies load only when a task is built.
 from lrsearch.tasks import _digits, _digits_transfer, _fashion  # noqa: E402, F401, I001  isort: skip
 from lrsearch.tasks import _digits_transformer  # noqa: E402, F401, I001  isort: skip
+from lrsearch.tasks import _digits_shift  # noqa: E402, F401, I001  isort: skip
 from lrsearch.tasks import _keras_digits_transfer  # noqa: E402, F401, I001  isort: skip
 
 __all__ = [

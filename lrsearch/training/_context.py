@@ -90,6 +90,10 @@ class TrialContext:
                     metrics["test_accuracy"] = test_acc
                 ctx.report(epoch, metrics)                  # records curves; raises optuna.TrialPruned
 
+    Schedule-free optimizers (``adamw_schedulefree``, ``sgd_schedulefree``) also need ``ctx.train_mode()``
+    before each epoch's steps and ``ctx.eval_mode(model, train_batches)`` before evaluating (both are no-ops for
+    other optimizers).
+
     With several optimizers (``optimizers: {generator: ..., discriminator: ...}``) name each one:
     ``ctx.optimizer("generator", g)``. Every optimizer of the study must be built before the first ``report``,
     so that every group's effective values are recorded, as the managed loop records them.
@@ -263,6 +267,52 @@ class TrialContext:
         for bound in self._bound:
             if bound.read_values is None:
                 set_frozen(bound.optimizer, epoch, model=bound.model, freeze_bn_stats=freeze_bn_stats)
+
+    # -- schedule-free modes --------------------------------------------------------------------------------
+
+    def _mode_switching(self) -> list[_Bound]:
+        from lrsearch.optim import get_optimizer_info
+
+        return [b for b in self._bound if get_optimizer_info(b.config.name).switches_modes]
+
+    def train_mode(self) -> None:
+        """Put every optimizer that has modes (schedule-free) in train mode: call before the epoch's steps.
+
+        A no-op for other optimizers, so a loop can always call it.
+        """
+        for bound in self._mode_switching():
+            bound.optimizer.train()  # type: ignore[attr-defined]
+
+    def eval_mode(self, model: nn.Module | None = None, batches: Any = None, *, max_batches: int = 50) -> None:
+        """Put every optimizer that has modes (schedule-free) in eval mode: call before evaluating.
+
+        Schedule-free optimizers evaluate at the average of their iterates, whose BatchNorm statistics were never
+        measured: given the ``model`` and an iterable of training ``(x, y)`` batches, the running statistics are
+        measured again on up to ``max_batches`` of them (no gradients, no optimizer step). A no-op for other
+        optimizers.
+        """
+        switching = self._mode_switching()
+        for bound in switching:
+            bound.optimizer.eval()  # type: ignore[attr-defined]
+        if not switching or model is None or batches is None:
+            return
+        norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+        if not norms:
+            return
+        was_training = model.training
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over the batches below
+        model.train()
+        with torch.no_grad():
+            for i, (x, _y) in enumerate(batches):
+                if i >= max_batches:
+                    break
+                model(x)
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+        model.train(was_training)
 
     # -- reporting ------------------------------------------------------------------------------------------
 

@@ -105,6 +105,7 @@ def managed_train(ctx: TrialContext, task: Any, *, eval_batch_size: int | None =
     metrics: dict[str, float] = {}
     for epoch in range(1, ctx.epochs + 1):
         model.train()
+        ctx.train_mode()  # schedule-free optimizers step in train mode (a no-op for the others)
         ctx.freeze(epoch)
         total, count = torch.zeros((), device=device), 0
         for x, y in train.epoch(generator):
@@ -121,6 +122,8 @@ def managed_train(ctx: TrialContext, task: Any, *, eval_batch_size: int | None =
         train_loss = float(total) / max(count, 1)
         if not math.isfinite(train_loss):
             raise TrialFailed("nan", f"training loss is {train_loss} in epoch {epoch}")
+        # schedule-free optimizers evaluate at their averaged weights, with BatchNorm statistics measured there
+        ctx.eval_mode(model, train.epoch(None))
         metrics = {"train_loss": train_loss, **evaluate(model, val, task, "val", autocast)}
         if evaluate_test and epoch == ctx.epochs and task.test is not None:
             metrics.update(evaluate(model, batches(task.test, device, val.batch_size), task, "test", autocast))

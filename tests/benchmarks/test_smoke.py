@@ -35,6 +35,8 @@ EXPECTED = {
     "loop": ["task", "hand-written s/epoch", "managed s/epoch", "ratio", "target", "ok"],
     "search": [*SEARCH_COLUMNS, "confirmed test accuracy"],
     "lcbench": [*SEARCH_COLUMNS, "confirmed test bal. acc."],
+    "value": ["task", "arm", "epochs used", "confirmed test", "Δ vs baseline, points [95% CI]", "wins/ties/losses",
+              "epochs to baseline's best val", "best trial from"],
 }
 
 

@@ -24,21 +24,31 @@ def results() -> dict[Path, CliResult]:
 def test_quickstart_space(results: dict[Path, CliResult]) -> None:
     result = results[REPO / "studies" / "quickstart.yaml"]
     assert result.returncode == 0, result.stderr
-    rows = [line.split() for line in result.stdout.splitlines()]
+    rows = [line.split() for line in _table(result.stdout)]
     assert rows[0] == ["dimension", "distribution", "active", "when"]
     table = {row[0]: " ".join(row[1:]) for row in rows[1:-1]}
     assert table == {
         "opt.name": "categorical {sgd, adamw} always",
         "head.lr": "float log [0.001, 0.3] always",
+        "head.momentum": "float [0.8, 0.98] opt.name == sgd",
         "head.weight_decay": "float log [1e-06, 0.01] always",
         "schedule.head.shape": "categorical {constant, cosine, onecycle, wsd} always",
         "schedule.head.warmup": "float [0, 0.2] always",
         "backbone.lr_ratio": "float log [0.03, 3] always",
-        "backbone.momentum": "float [0.8, 0.98] opt.name == sgd",
         "schedule.backbone.shape": "categorical {constant, cosine, onecycle, wsd} always",
         "schedule.backbone.warmup": "float [0, 0.2] always",
     }
-    assert result.stdout.splitlines()[-1] == "9 dimensions (8 always active, 1 conditional)"
+    assert _table(result.stdout)[-1] == "9 dimensions (8 always active, 1 conditional)"
+    # after the table: where the single-lr configuration sits, and the recipes queued first
+    search = result.stdout.split("\n\n", 1)[1]
+    assert search.startswith("single-lr point: inside the space (backbone.lr_ratio=1, "
+                             "schedule.backbone.shape=schedule.head.shape, ")
+    assert "  fastai     backbone.lr_ratio=0.1\n" in search
+
+
+def _table(stdout: str) -> list[str]:
+    """The dimension table: the lines before the first blank one."""
+    return stdout.split("\n\n", 1)[0].splitlines()
 
 
 def _sampled_names(path: Path, trials: int = 200) -> tuple[set[str], set[str]]:
@@ -61,7 +71,7 @@ def test_space_lists_every_dimension_of_every_study(results: dict[Path, CliResul
     """The listing is checked against what Optuna records for sampled trials, not against the listing code."""
     result = results[path]
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    lines = _table(result.stdout)
     rows = {line.split()[0]: line.rstrip() for line in lines[1:-1]}
     sampled, conditional = _sampled_names(path)
     assert set(rows) == sampled

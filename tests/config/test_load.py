@@ -108,7 +108,7 @@ def test_unknown_key_suggests_the_close_match(data: dict, path: str, suggestion:
 def test_unknown_key_without_a_close_match_lists_the_valid_ones() -> None:
     assert problem_at({**BASE, "zzz": 1}, "zzz") == (
         "unknown key; valid keys here: name, description, storage, objective, budget, sampler, pruner, confirm, "
-        "task, optimizer, groups, schedule, optimizers, plugins, trackers"
+        "search, task, optimizer, groups, schedule, optimizers, plugins, trackers"
     )
 
 

@@ -30,12 +30,14 @@ NEEDS = {
                                            "minilm"),
     "examples.lightning_digits:train": (("pytorch_lightning",), "lightning"),
 }
+HAS_SCHEDULEFREE = importlib.util.find_spec("schedulefree") is not None
 
 # Tiny versions of each study: (budget.epochs, task.options overrides). Everything else is the shipped file.
 TINY: dict[str, tuple[int, dict[str, Any]]] = {
     "quickstart": (2, {}),
     "transfer_effnet_fashion": (2, {"train_size": 64, "val_size": 64, "test_size": 64}),
     "layerwise_decay": (5, {"pretrain_epochs": 2}),
+    "layerwise_schedulefree": (3, {"pretrain_epochs": 2}),
     "gan": (3, {"fid_samples": 200}),
     "finetune_freeze": (5, {"pretrain_epochs": 2}),
     "hf_minilm_sentiment": (3, {"train_size": 16, "val_size": 16, "test_size": 16}),
@@ -66,6 +68,8 @@ def _skip_reason(spec: Any) -> str | None:
     modules, extra = NEEDS.get(spec.task.train or "", ((), ""))
     if not all(importlib.util.find_spec(m) for m in modules):
         return f"needs lrsearch[{extra}]"
+    if "schedulefree" in str(spec.optimizer.name.value if spec.optimizer else "") and not HAS_SCHEDULEFREE:
+        return "needs lrsearch[schedulefree]"
     return None
 
 
