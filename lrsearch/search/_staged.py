@@ -20,6 +20,7 @@ from optuna.trial import FrozenTrial, TrialState
 from lrsearch.config import StudySpec
 from lrsearch.search._nesting import clip, nesting
 from lrsearch.space import SearchSpace
+from lrsearch.storage.optuna_adapter import storage_of, study_id, trial_id
 
 STAGE_ATTR = "stage"
 STAGE1_BEST_ATTR = "stage1_best"
@@ -76,19 +77,19 @@ class StagedSampler(BaseSampler):
     def _plan(self, study: optuna.Study, trial: FrozenTrial) -> int:
         if trial.number in self._stage:
             return self._stage[trial.number]
-        storage = study._storage
+        storage = storage_of(study)
         stage = trial.user_attrs.get(STAGE_ATTR)
-        trials = storage.get_all_trials(study._study_id, deepcopy=False)
+        trials = storage.get_all_trials(study_id(study), deepcopy=False)
         if stage is None:
             stage = next_stage(self._spec, trials, exclude=trial.number)
-            storage.set_trial_user_attr(trial._trial_id, STAGE_ATTR, stage)
+            storage.set_trial_user_attr(trial_id(trial), STAGE_ATTR, stage)
         fixed: dict[str, Any] = {}
         if stage == 2:
             best = stage1_best(trials, self._spec.objective.direction == "maximize")
             if best is not None:
                 fixed = {k: v for k, v in best.params.items() if k not in self._nesting.point}
                 if STAGE1_BEST_ATTR not in trial.user_attrs:
-                    storage.set_trial_user_attr(trial._trial_id, STAGE1_BEST_ATTR, best.number)
+                    storage.set_trial_user_attr(trial_id(trial), STAGE1_BEST_ATTR, best.number)
         self._stage[trial.number] = int(stage)
         self._fixed[trial.number] = fixed
         return int(stage)
