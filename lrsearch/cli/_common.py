@@ -18,7 +18,16 @@ from lrsearch.errors import LrsearchError
 if TYPE_CHECKING:  # pragma: no cover
     from lrsearch.config import StudySpec
 
-__all__ = ["add_study_source", "print_json", "quiet_optuna", "study_source", "study_spec"]
+__all__ = ["STORAGE_ENV", "add_study_source", "env_storage", "print_json", "quiet_optuna", "study_source", "study_spec"]
+
+STORAGE_ENV = "LRSEARCH_STORAGE"
+
+
+def env_storage(given: str | None) -> str | None:
+    """``--storage`` as given, else ``$LRSEARCH_STORAGE`` (blank counts as unset), else None."""
+    import os
+
+    return given or os.environ.get(STORAGE_ENV, "").strip() or None
 
 
 def quiet_optuna() -> None:

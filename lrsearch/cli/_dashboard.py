@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from lrsearch.cli._common import add_study_source, quiet_optuna, study_source
+from lrsearch.cli._common import STORAGE_ENV, add_study_source, env_storage, quiet_optuna, study_source
 from lrsearch.cli._options import add
 from lrsearch.errors import LrsearchError
-
-STORAGE_ENV = "LRSEARCH_STORAGE"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +40,7 @@ def _storage_and_studies(args: argparse.Namespace) -> tuple[str, list[str] | Non
     from lrsearch.storage import check_storage
 
     if not args.spec and not args.storage:
-        args.storage = os.environ.get(STORAGE_ENV) or None
+        args.storage = env_storage(None)
     if args.spec or args.study:
         url, name, _ = study_source(args)
         return url, [name]
@@ -79,7 +76,7 @@ def report(args: argparse.Namespace) -> int:
     quiet_optuna()
     _require_extra()
     if args.storage is None and not args.spec:
-        args.storage = os.environ.get(STORAGE_ENV) or None
+        args.storage = env_storage(None)
     url, name, _ = study_source(args)
     path = write_report(url, name, args.output, args.panels)
     print(f"wrote {path} (study {name!r}; {path.stat().st_size / 1e6:.1f} MB, opens offline)")

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from lrsearch.cli._common import quiet_optuna
+from lrsearch.cli._common import env_storage, quiet_optuna
 from lrsearch.cli._options import add
 
 
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     timeout = args.timeout
     if args.log_dir:
         os.environ["LRSEARCH_LOG_DIR"] = str(Path(args.log_dir).expanduser().resolve())  # workers inherit it
-    storage = args.storage or os.environ.get("LRSEARCH_STORAGE", "").strip() or None
+    storage = env_storage(args.storage)
     if args.workers == 0:
         return create_only(args, storage)
     if args.workers > 1 or args.device:

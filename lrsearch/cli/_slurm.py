@@ -8,12 +8,11 @@ every option it does not know (``--time``, ``--partition``, ``--gpus-per-task``,
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from pathlib import Path
 
-from lrsearch.cli._common import quiet_optuna
+from lrsearch.cli._common import env_storage, quiet_optuna
 from lrsearch.cli._options import add
 from lrsearch.errors import LrsearchError
 
@@ -92,7 +91,7 @@ def slurm(args: argparse.Namespace) -> int:
         raise LrsearchError("give the number of tasks as lrsearch's --array N (with --max-running M for %M), "
                             "not as an sbatch --array range")
     is_file = Path(args.spec).is_file() or args.spec.endswith((".yaml", ".yml"))
-    storage = args.storage or os.environ.get("LRSEARCH_STORAGE", "").strip() or None
+    storage = env_storage(args.storage)
     if not is_file and not storage:
         raise LrsearchError(f"{args.spec!r} is not a study file; to name a stored study, give --storage URL "
                             "(or set LRSEARCH_STORAGE)")

@@ -13,12 +13,12 @@ import os
 import sys
 from pathlib import Path
 
-from lrsearch.cli._common import quiet_optuna
+from lrsearch.cli._common import STORAGE_ENV, env_storage, quiet_optuna
 from lrsearch.cli._options import add
 from lrsearch.errors import LrsearchError
 
 ENV = {
-    "storage": "LRSEARCH_STORAGE",
+    "storage": STORAGE_ENV,
     "study": "LRSEARCH_STUDY",
     "workers": "LRSEARCH_WORKERS",
     "devices": "LRSEARCH_DEVICES",
@@ -58,7 +58,7 @@ def worker(args: argparse.Namespace) -> int:
     from lrsearch.runner.workers import serve
 
     quiet_optuna()
-    storage = args.storage or os.environ.get(ENV["storage"], "").strip()
+    storage = env_storage(args.storage)
     if not storage:
         raise LrsearchError("--storage is required (or set LRSEARCH_STORAGE): the database URL of the studies")
     url = resolve_storage(storage, Path.cwd())

@@ -72,7 +72,7 @@ class StudyHandle:
         if path is not None:
             from filelock import FileLock  # portable (fcntl is POSIX-only)
 
-            with FileLock(f"{path}.lock"):
+            with FileLock(f"{path}.lock", is_singleton=True):
                 yield None
             return
         if self.store.engine.dialect.name == "postgresql":
@@ -129,9 +129,11 @@ def creation_lock(url: str) -> Iterator[None]:
     beside the database; PostgreSQL: a session advisory lock; elsewhere nothing."""
     path = sqlite_path(url)
     if path is not None:
-        from filelock import FileLock  # portable (fcntl is POSIX-only); the same lock file as budget_lock's
+        from filelock import FileLock  # portable (fcntl is POSIX-only)
 
-        with FileLock(f"{path}.lock"):
+        # budget_lock's file; re-entered there by this process (recipes are queued under both locks)
+
+        with FileLock(f"{path}.lock", is_singleton=True):
             yield
         return
     engine = Store(url).engine

@@ -49,7 +49,10 @@ class Nesting:
 def _contains(dist: BaseDistribution, value: Any) -> bool:
     if isinstance(dist, CategoricalDistribution):
         return value in dist.choices
-    return bool(dist._contains(dist.to_internal_repr(value)))
+    try:
+        return bool(dist._contains(dist.to_internal_repr(value)))
+    except ValueError:  # e.g. 0 for a log-scaled range
+        return False
 
 
 def _fixed_problem(path: str, dim: Dim, wanted: float) -> str | None:
