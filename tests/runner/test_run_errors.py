@@ -74,7 +74,7 @@ def test_a_foreign_sqlite_database_is_not_written_to(tmp_path: Path) -> None:
 
 def test_ctrl_c_stops_cleanly_and_the_study_resumes(tmp_path: Path) -> None:
     spec = digits_spec("interrupt", budget={"trials": 5, "epochs": 30},
-                       pruner={"name": "none"})
+                       pruner={"name": "none"}, search={"recipes": "none"})  # no other queued trial ahead of it
     path = write_spec(tmp_path, spec)
     proc = start_cli("run", str(path), "--quiet")
     db = tmp_path / "lrsearch.db"

@@ -10,11 +10,12 @@ the end of a run.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import torch
 
 from lrsearch.schedules import GroupScheduler
 from lrsearch.space import ScheduleConfig
@@ -39,15 +40,29 @@ def group_tables(groups: Sequence[Mapping[str, Any]], steps_per_epoch: int, epoc
         param_groups.append(pg)
     schedules = [schedule_config(g["schedule"]) for g in groups]
     bases = [dict(pg) for pg in param_groups]
-    scheduler = GroupScheduler(SimpleNamespace(param_groups=param_groups), schedules, bases,  # type: ignore[arg-type]
-                               steps_per_epoch=steps_per_epoch, epochs=epochs)
-    total = steps_per_epoch * epochs
-    table = np.zeros((len(groups), 3, total + 1))
-    for step in range(total + 1):
-        for i, pg in enumerate(param_groups):
-            table[i, 0, step] = pg["lr"]
-            table[i, 1, step] = pg.get("momentum", 0.0)
-            table[i, 2, step] = pg["weight_decay"]
-        if step < total:
-            scheduler.step()
+    holder = _GroupHolder(param_groups)
+    with warnings.catch_warnings():
+        # No optimizer step happens here: only the scheduler's values are read, step by step.
+        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()` before")
+        scheduler = GroupScheduler(holder, schedules, bases, steps_per_epoch=steps_per_epoch, epochs=epochs)
+        total = steps_per_epoch * epochs
+        table = np.zeros((len(groups), 3, total + 1))
+        for step in range(total + 1):
+            for i, pg in enumerate(holder.param_groups):
+                table[i, 0, step] = pg["lr"]
+                table[i, 1, step] = pg.get("momentum", 0.0)
+                table[i, 2, step] = pg["weight_decay"]
+            if step < total:
+                scheduler.step()
     return table
+
+
+class _GroupHolder(torch.optim.Optimizer):
+    """Param groups with one placeholder tensor each and no defaults of its own: what the scheduler (a torch
+    ``LRScheduler``) drives, so the Keras tables come from the very code that drives torch's groups."""
+
+    def __init__(self, groups: list[dict[str, Any]]) -> None:
+        super().__init__([{"params": [torch.zeros(1)], **g} for g in groups], defaults={})
+
+    def step(self, closure: Any = None) -> None:  # pragma: no cover - never called: no parameters are trained
+        return None
