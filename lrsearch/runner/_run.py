@@ -135,11 +135,13 @@ def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float |
         summary.stopped_by = "interrupted"
         if current is not None:
             _cut_short(handle, current, summary, "interrupted", "stopped by Ctrl-C or SIGTERM", log_path, limit=30)
+            _show_cut_short(bar, summary, current.number)
     except DatabaseUnavailable as exc:
         summary.stopped_by = "database"
         summary.notes.append(f"stopped: {exc}")
         if current is not None:
             _cut_short(handle, current, summary, "database", str(exc), log_path, limit=0)
+            _show_cut_short(bar, summary, current.number)
     except (DiskFull, OSError) as exc:
         if not (isinstance(exc, DiskFull) or is_disk_full(exc)):
             raise
@@ -148,6 +150,7 @@ def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float |
         release_reserve(handle.url)  # the room to record the stop
         if current is not None:
             _cut_short(handle, current, summary, "disk_full", str(exc), log_path, limit=0)
+            _show_cut_short(bar, summary, current.number)
     finally:
         for note in summary.notes:
             bar.note(note)
@@ -155,6 +158,13 @@ def run_here(handle: StudyHandle, *, trials: int | None = None, timeout: float |
         bar.close()
         summary.seconds = time.monotonic() - started
     return summary
+
+
+def _show_cut_short(bar: Progress, summary: RunSummary, number: int) -> None:
+    """The failure line of the trial a stop cut short, like any failed trial's (the bar counts it)."""
+    cut = next((o for o in summary.outcomes if o.number == number and o.state == "FAIL"), None)
+    if cut is not None:
+        bar.update(cut)
 
 
 _SHORT_WHY = {"database": "the database is unreachable", "disk_full": "the disk is still full"}
