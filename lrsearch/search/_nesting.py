@@ -162,10 +162,16 @@ def centre(dim: Dimension) -> Any:
 
 
 def clip(dim: Dimension, value: Any) -> Any:
-    """``value`` moved into ``dim``'s range (a choice not in a categorical is returned unchanged)."""
+    """``value`` moved into ``dim``'s range; for a categorical, the nearest numeric choice (ties to the larger:
+    a recipe's one frozen epoch among 0, 2, 4 becomes 2), or the first choice when none is numeric."""
     d = dim.distribution
     if isinstance(d, CategoricalDistribution):
-        return value
+        if value in d.choices:
+            return value
+        numeric = [c for c in d.choices if isinstance(c, (int, float)) and not isinstance(c, bool)]
+        if numeric and isinstance(value, (int, float)):
+            return min(numeric, key=lambda c: (abs(c - value), -c))
+        return d.choices[0]
     low, high = d.low, d.high  # type: ignore[attr-defined]
     clipped = min(max(value, low), high)
     return int(round(clipped)) if type(d).__name__ == "IntDistribution" else float(clipped)
