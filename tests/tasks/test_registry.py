@@ -11,12 +11,12 @@ SAMPLE = "tests.tasks.sample_task"
 
 
 def test_builtins_are_registered() -> None:
-    assert builtin_task_names() == ["digits", "digits-transfer", "digits-transformer", "fashion-effnet",
+    assert builtin_task_names() == ["digits", "digits-shift", "digits-transfer", "digits-transformer", "fashion-effnet",
                                     "keras-digits-transfer"]
 
 
 def test_unknown_builtin_lists_the_known_ones() -> None:
-    with pytest.raises(TaskError, match="unknown task 'digitz'; builtin tasks: digits, digits-transfer, digits-transformer, fashion-effnet"):
+    with pytest.raises(TaskError, match="unknown task 'digitz'; builtin tasks: digits, digits-shift, digits-transfer, digits-transformer, fashion-effnet"):
         load_task("digitz")
 
 
