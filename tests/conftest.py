@@ -52,6 +52,9 @@ def digits_spec(name: str = "t", **overrides: Any) -> dict[str, Any]:
         ],
         "schedule": {"per_group": True, "shape": ["constant", "cosine", "onecycle", "wsd"],
                      "warmup": {"low": 0.0, "high": 0.2}},
+        # The tests of the run machinery count and order trials: no recipes queued ahead of the sampler's own
+        # (tests/search sets search.recipes itself).
+        "search": {"recipes": "none"},
     }
     for key, value in overrides.items():
         spec[key] = value

@@ -27,9 +27,12 @@ TITLES = {
 }
 
 
-def _check_panels(plots: list[dict]) -> None:
-    by_id = {p["id"]: p for p in plots}
+def _check_panels(plots: list[dict], optuna_plots: bool = False) -> None:
+    by_id = {p["id"]: p for p in plots if p["id"].startswith("lrsearch-")}
     assert set(by_id) == set(TITLES), sorted(by_id)
+    others = {p["id"] for p in plots} - set(by_id)
+    assert others == ({"optuna-history", "optuna-importances", "optuna-parallel", "optuna-slice"} if optuna_plots
+                      else set()), sorted(others)
     for panel, title in TITLES.items():
         drawn = by_id[panel]
         assert drawn["title"] == title
@@ -62,8 +65,8 @@ def test_report_renders_offline_with_no_javascript_error(digits_study: Study) ->
     run_cli("report", str(digits_study.spec), "-o", str(report), check=True)
     with chromium() as driver:
         driver.get(report.as_uri())
-        plots = wait_for_plots(driver, ".panel .js-plotly-plot", len(TITLES))
-        _check_panels(plots)
+        plots = wait_for_plots(driver, ".panel .js-plotly-plot", len(TITLES) + 4)  # and Optuna's four plots
+        _check_panels(plots, optuna_plots=True)
         widths = driver.execute_script(
             "return Array.from(document.querySelectorAll('.panel')).map(p => [p.clientWidth, "
             "p.querySelector('.main-svg').getBoundingClientRect().width])")

@@ -160,7 +160,7 @@ def test_trackers_that_cannot_be_reached_warn_and_trials_complete(tmp_path: Path
     proc = run_cli("run", str(write_spec(tmp_path, spec)), "--no-confirm", cwd=ROOT,
                    env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
     assert proc.returncode == 0, proc.stderr
-    assert "1/1 finished (1 complete, 0 pruned), 0 failed" in proc.stderr
+    assert "1/1 finished (1 complete, 0 pruned, 0 failed" in proc.stderr
     log = "\n".join(p.read_text() for p in (tmp_path / "lrsearch-logs").rglob("*.log")) + proc.stderr
     assert "tracker mlflow: starting trial 0 failed" in log
     assert "tracker tensorboard: starting trial 0 failed" in log

@@ -102,7 +102,7 @@ def test_a_worker_killed_mid_trial_fails_that_trial_and_its_config_runs_again(tm
     finally:
         proc.kill()
     assert proc.returncode == 0, err
-    assert f"trial {number} failed: killed" in err
+    assert f"trial {number} failed (killed)" in err
     row = query(postgres_url, "SELECT fail_reason, error FROM lrsearch_trials WHERE study_name = 'chaos' "
                               "AND trial_number = :n", n=number)[0]
     assert row["fail_reason"] == "killed" and "SIGKILL" in row["error"]

@@ -22,7 +22,7 @@ SHIPPED = sorted((ROOT / "studies").glob("*.yaml"))
 
 def nested_spec(name: str = "nested", **overrides: Any) -> dict[str, Any]:
     """A per-group space that contains the single-lr configuration: shared weight decay and momentum."""
-    spec = digits_spec(name, **overrides)
+    spec = digits_spec(name, **{"search": {"recipes": "auto"}, **overrides})
     spec["groups"] = [
         {"name": "head", "params": ["head.*"], "lr": {"low": 1e-3, "high": 0.3, "log": True},
          "momentum": {"low": 0.8, "high": 0.95}, "weight_decay": {"low": 1e-6, "high": 1e-2, "log": True}},
@@ -115,7 +115,7 @@ def test_layerwise_recipes_appear_for_layerwise_groups() -> None:
 
 
 def test_a_single_lr_space_gets_no_automatic_recipes() -> None:
-    spec = digits_spec()
+    spec = digits_spec(search={"recipes": "auto"})
     spec["groups"] = [{"name": "all", "rest": True, "lr": {"low": 1e-3, "high": 0.3, "log": True}}]
     assert resolve_recipes(parse_spec(spec)) == []
 
