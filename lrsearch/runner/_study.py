@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import warnings
@@ -132,9 +133,20 @@ def creation_lock(url: str) -> Iterator[None]:
         from filelock import FileLock  # portable (fcntl is POSIX-only)
 
         # budget_lock's file; re-entered there by this process (recipes are queued under both locks)
-
-        with FileLock(f"{path}.lock", is_singleton=True):
+        lock = FileLock(f"{path}.lock", is_singleton=True)
+        try:
+            lock.acquire()
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            # A folder nothing can be written to: no study can be created there either, and the storage check
+            # that follows says why (a read-only database is still read by export, best, compare).
             yield
+            return
+        try:
+            yield
+        finally:
+            lock.release()
         return
     engine = Store(url).engine
     if engine.dialect.name != "postgresql":
