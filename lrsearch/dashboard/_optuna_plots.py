@@ -39,5 +39,7 @@ def optuna_figures(url: str, study_name: str) -> tuple[list[tuple[str, Any]], li
         except (ValueError, RuntimeError, ZeroDivisionError) as exc:
             notes.append(f"{what}: {exc}")
             continue
+        # Optuna sizes the slice plot at 300 px a parameter: the card's width instead, like the other panels.
+        figure.update_layout(width=None, autosize=True)
         figures.append((panel_id, figure))
     return figures, notes
