@@ -7,6 +7,7 @@ import json
 
 from lrsearch.cli._common import add_study_source, print_json, quiet_optuna, study_spec
 from lrsearch.cli._options import add
+from lrsearch.text import table_lines
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -135,11 +136,8 @@ def space(args: argparse.Namespace) -> int:
         print_json([{"name": d.name, "distribution": d.describe(), "condition": d.condition,
                      "optuna": json.loads(optuna.distributions.distribution_to_json(d.distribution))} for d in dims])
         return 0
-    width = max([len(d.name) for d in dims] + [9])
-    dwidth = max([len(d.describe()) for d in dims] + [12])
-    print(f"{'dimension':<{width}}  {'distribution':<{dwidth}}  active when")
-    for d in dims:
-        print(f"{d.name:<{width}}  {d.describe():<{dwidth}}  {d.condition or 'always'}")
+    rows = [(d.name, d.describe(), d.condition or "always") for d in dims]
+    print("\n".join(table_lines(rows, header=("dimension", "distribution", "active when"))))
     conditional = sum(1 for d in dims if d.condition)
     print(f"{len(dims)} dimensions ({len(dims) - conditional} always active, {conditional} conditional)")
     from lrsearch.search import describe_search

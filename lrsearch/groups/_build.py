@@ -9,6 +9,7 @@ from torch import nn
 from lrsearch.groups._assign import ResolvedGroup, check_unique_names, group_error, resolve_groups
 from lrsearch.groups._no_decay import no_decay_parameter_names, split_no_decay
 from lrsearch.keras import named_parameters  # Keras models: their parameters under Keras's names
+from lrsearch.text import table_lines
 from lrsearch.trial_config import OptimizerConfig
 
 
@@ -74,7 +75,7 @@ def describe_groups(model: nn.Module, opt_config: OptimizerConfig, examples: int
     """
     params = dict(named_parameters(model))
     header = ("group", "tensors", "params", "lr", "lr scale", "wd", "frozen", "examples")
-    rows = [header]
+    rows: list[tuple[str, ...]] = []
     total_tensors = total_elements = 0
     for g in resolve_param_groups(model, opt_config):
         elements = sum(params[n].numel() for n in g.param_names)
@@ -95,14 +96,9 @@ def describe_groups(model: nn.Module, opt_config: OptimizerConfig, examples: int
                 shown,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * len(header[-1]))
+    lines = table_lines(rows, header=header, rule=True)
     lines.append(
-        f"optimizer {opt_config.key!r} ({opt_config.name}): {len(rows) - 1} group(s), "
+        f"optimizer {opt_config.key!r} ({opt_config.name}): {len(rows)} group(s), "
         f"{total_tensors} tensor(s), {total_elements:,} trainable parameter(s)"
     )
-    return "\n".join(line.rstrip() for line in lines)
+    return "\n".join(lines)

@@ -21,6 +21,7 @@ from torch import nn
 from lrsearch.errors import TaskError
 from lrsearch.keras._detect import loaded_keras, require_torch_backend
 from lrsearch.keras._modes import unwrap
+from lrsearch.text import table_lines
 
 Named = Sequence[tuple[str, torch.Tensor]]
 Rule = Callable[[Any, Named], set[str]]
@@ -161,11 +162,10 @@ def describe_names(model: Any) -> str:
     if unwrap(model) is None:
         return ""
     table = keras_variables(model)
-    rows = [("keras name (what patterns match)", "shape", "trainable", "torch parameter")]
-    rows += [(e.name, str(tuple(e.parameter.shape)), "yes" if e.parameter.requires_grad else "no",
-              e.torch_name or "(not listed by torch)") for e in table]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3] for row in rows]
+    header = ("keras name (what patterns match)", "shape", "trainable", "torch parameter")
+    rows = [(e.name, str(tuple(e.parameter.shape)), "yes" if e.parameter.requires_grad else "no",
+             e.torch_name or "(not listed by torch)") for e in table]
+    lines = table_lines(rows, header=header)
     trainable = sum(1 for e in table if e.parameter.requires_grad)
     keras_model = unwrap(model)
     head = (f"Keras model {keras_model.name!r} on the torch backend: {len(table)} variable(s), {trainable} trainable; "

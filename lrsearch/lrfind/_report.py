@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lrsearch.lrfind._result import JOINT, LrFindResult
+from lrsearch.text import table_lines
 
 
 def shown(path: str | Path) -> str:
@@ -26,11 +27,6 @@ def _range(r: list | None) -> str:
     return f"{log}[{r[0]:.3g}, {r[1]:.3g}]"
 
 
-def _table(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-
-
 def describe(result: LrFindResult) -> str:
     s = result.settings
     lines = [f"lr-find {result.study!r} (task {result.task}): {result.mode}, {s['iters']} batches of "
@@ -38,7 +34,8 @@ def describe(result: LrFindResult) -> str:
     runs = s.get("runs", 1)  # results saved before --runs existed have none
     if runs > 1:
         lines[0] += f"..{s['seed'] + runs - 1} (mean loss of {runs} runs)"
-    rows = [["optimizer", "ramped", "stopped", "valley", "steep", "minimum", "others held at"]]
+    header = ["optimizer", "ramped", "stopped", "valley", "steep", "minimum", "others held at"]
+    rows: list[list[str]] = []
     for c in result.curves:
         stopped = f"{c.stopped} at batch {len(c.lrs)}" if c.stopped != "end" else f"end ({len(c.lrs)} batches)"
         if c.group == JOINT:
@@ -47,17 +44,18 @@ def describe(result: LrFindResult) -> str:
             others = ", ".join(f"{g}.lr={lr:.2e}" for g, lr in c.held.items()) or "-"
         rows.append([c.optimizer, "all groups" if c.group == JOINT else c.group, stopped,
                      *(_num(c.suggested(n)) for n in ("valley", "steep", "minimum")), others])
-    lines += ["", *_table(rows)]
+    lines += ["", *table_lines(rows, header=header)]
     if result.mode == "joint":
         lead = next((g for c in result.curves for g, m in c.multipliers.items() if m == 1.0), "?")
         lines.append(f"(joint: the lr of group {lead} ramps; every group's lr is its ratio times that lr)")
-    rows = [["dimension", "range now", f"narrowed ({s['suggestion']} /{s['factor']:g} .. *{s['factor']:g})",
-             "from", "note"]]
+    header = ["dimension", "range now", f"narrowed ({s['suggestion']} /{s['factor']:g} .. *{s['factor']:g})",
+              "from", "note"]
+    rows: list[list[str]] = []
     for r in result.ranges:
         new = _range([*r.new, r.old[2] if r.old else False]) if r.new else "unchanged"
         basis = ", ".join(f"{b:.2e}" for b in r.basis) or "-"
         rows.append([r.param, _range(r.old), new, basis, r.note])
-    lines += ["", *_table(rows)]
+    lines += ["", *table_lines(rows, header=header)]
     if result.written:
         lines += ["", f"wrote {result.written}: study {result.new_study!r}, validated; run it with "
                       f"`lrsearch run {result.written}`"]

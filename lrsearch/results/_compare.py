@@ -25,6 +25,7 @@ from lrsearch.errors import LrsearchError
 from lrsearch.results._frames import confirmed_frame, trials_frame
 from lrsearch.results._source import open_readonly, trial_config
 from lrsearch.storage import Store, redact
+from lrsearch.text import table_lines
 
 QUANTILES = (0.95, 0.99)
 
@@ -217,13 +218,8 @@ def format_comparison(summaries: Sequence[StudySummary]) -> str:
     groups = list(dict.fromkeys(g for s in summaries for g in s.groups))
     for g in groups:
         add((f"best: {g}", [s.groups.get(g, "-") for s in summaries]))
-    label_width = max(len(label) for label, _ in rows)
-    widths = [max(len(s.study), *(len(cells[i]) for _, cells in rows)) for i, s in enumerate(summaries)]
-    lines = [" " * label_width + "  " + "  ".join(s.study.ljust(w) for s, w in zip(summaries, widths, strict=True))]
-    for label, cells in rows:
-        lines.append(label.ljust(label_width) + "  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
-    lines += _verdicts(summaries)
-    return "\n".join(line.rstrip() for line in lines)
+    lines = table_lines([(label, *cells) for label, cells in rows], header=("", *(s.study for s in summaries)))
+    return "\n".join(lines + _verdicts(summaries))
 
 
 def _confirmed_of(s: StudySummary) -> str:

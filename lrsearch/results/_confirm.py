@@ -26,6 +26,7 @@ from lrsearch.results._frames import confirm_frame, confirmed_frame
 from lrsearch.results._source import recorded_threads, trial_config
 from lrsearch.runner import StudyHandle, classify, make_context, train_config
 from lrsearch.storage import tables
+from lrsearch.text import table_lines
 from lrsearch.training import NullRecorder, resolve_device
 
 # Confirmation seeds start here, above the trial seeds (task.seed + trial number).
@@ -154,7 +155,6 @@ def format_ranking(handle: StudyHandle, ranking: pd.DataFrame) -> str:
     metric = str(ranking["metric"].iloc[0])
     search = handle.spec.objective.metric
     header = ("rank", "trial", f"search {search}", f"confirmed {metric} (mean ± sd, n)")
-    rows = [header] + [(str(r.rank), f"#{r.number}", fmt_value(values.get(r.number)), fmt_confirmed(r.mean, r.sd, r.n))
-                       for r in ranking.itertuples()]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    rows = [(str(r.rank), f"#{r.number}", fmt_value(values.get(r.number)), fmt_confirmed(r.mean, r.sd, r.n))
+            for r in ranking.itertuples()]
+    return "\n".join(table_lines(rows, header=header))

@@ -22,6 +22,7 @@ from lrsearch.errors import LrsearchError
 from lrsearch.results._source import finished_trial, open_readonly, recorded_threads, trial_config
 from lrsearch.runner import make_context, train_config
 from lrsearch.storage import tables
+from lrsearch.text import table_lines
 from lrsearch.training import NullRecorder, resolve_device
 
 DEFAULT_TOLERANCE = 1e-6
@@ -110,10 +111,10 @@ def format_replay(result: ReplayResult) -> str:
         return "-" if v is None else f"{v:.6f}"
 
     lines = [f"replay of trial #{result.trial} of study {result.study!r} ({result.state}) on {result.device} "
-             f"(recorded on {result.recorded_device}), {result.seconds:.1f}s",
-             f"{'epoch':>5}  {'recorded ' + result.metric:>22}  {'replayed':>10}  {'diff':>9}"]
-    for (epoch, a, b), d in zip(result.rows, result.diffs, strict=True):
-        lines.append(f"{epoch:>5}  {num(a):>22}  {num(b):>10}  {d:>9.2g}")
+             f"(recorded on {result.recorded_device}), {result.seconds:.1f}s"]
+    rows = [(str(epoch), num(a), num(b), f"{d:.2g}")
+            for (epoch, a, b), d in zip(result.rows, result.diffs, strict=True)]
+    lines += table_lines(rows, header=("epoch", f"recorded {result.metric}", "replayed", "diff"), right=range(4))
     verdict = "reproduced" if result.ok else "NOT reproduced"
     lines.append(f"{verdict}: max |diff| {result.max_diff:.3g} (tolerance {result.tolerance:g})")
     if result.device != result.recorded_device:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lrsearch.schedules._base import ShapeParam, all_shapes
+from lrsearch.text import table_lines
 
 
 def _fmt(value: Any) -> str:
@@ -28,7 +29,7 @@ def _search_text(param: ShapeParam) -> str:
 def describe_shapes() -> str:
     """Every registered shape with its parameters: kind, default, suggested range, validity, meaning."""
     lines = ["Schedule shapes (the group's lr is the peak; durations are fractions of the run):", ""]
-    header = ("parameter", "kind", "default", "search", "valid")
+    header = ("parameter", "kind", "default", "search", "valid", "")  # the unheaded last column: what it means
     for shape in all_shapes():
         title = f"{shape.name}: {shape.description}"
         if shape.torch_equivalent:
@@ -37,20 +38,16 @@ def describe_shapes() -> str:
         if not shape.params:
             lines += ["    (no parameters)", ""]
             continue
-        rows = [header] + [
+        rows = [
             (
                 name,
                 p.kind,
                 _fmt(p.default),
                 _search_text(p),
                 p.bounds_text() + (" or none" if p.optional else ""),
+                p.description,
             )
             for name, p in shape.params.items()
         ]
-        widths = [max(len(row[col]) for row in rows) for col in range(len(header))]
-        descriptions = [""] + [p.description for p in shape.params.values()]
-        for row, description in zip(rows, descriptions, strict=True):
-            cells = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-            lines.append(f"    {cells}  {description}".rstrip())
-        lines.append("")
+        lines += [*table_lines(rows, header=header, indent="    "), ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -24,6 +24,7 @@ from typing import Any
 from lrsearch.config import RecipeSpec, StudySpec
 from lrsearch.search._nesting import SameAs, centre, clip, nesting
 from lrsearch.space import Dimension, SearchSpace
+from lrsearch.text import table_lines
 
 
 @dataclass(frozen=True)
@@ -198,12 +199,12 @@ def describe_search(spec: StudySpec) -> str:
         lines.append(f"recipes (search.recipes: {setting}), queued once before the sampler's own trials"
                      + (", by stage" if staged else "") + ":")
         base = base_params(space)
-        width = max(len(r.name) for r in recipes)
+        rows: list[tuple[str, str]] = []
         for r in recipes:
             changed = {k: v for k, v in r.params.items() if v != base.get(k)}
             what = ", ".join(f"{k}={_fmt(v)}" for k, v in changed.items()) or "the base"
-            stage = f" [stage {r.stage}]" if staged else ""
-            lines.append(f"  {r.name:<{width}}  {what}{stage}")
+            rows.append((r.name, what + (f" [stage {r.stage}]" if staged else "")))
+        lines += table_lines(rows, indent="  ")
         lines.append("  base: " + ", ".join(f"{k}={_fmt(v)}" for k, v in base.items()))
     else:
         lines.append(f"recipes (search.recipes: {setting}): none")

@@ -8,7 +8,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from lrsearch.results import curves_frame, trials_frame
+from lrsearch.results import ReplayResult, curves_frame, format_replay, trials_frame
 from tests.conftest import run_cli
 from tests.results.conftest import Studies
 
@@ -65,6 +65,19 @@ def test_replay_exits_1_when_the_record_differs(studies: Studies, tmp_path: Path
     rows = replay_rows(proc.stdout)
     assert [round(r[3], 6) for r in rows] == [0.0, 0.01, 0.0]
     assert "NOT reproduced: max |diff| 0.01" in proc.stdout
+
+
+def test_the_replay_table_keeps_its_columns_aligned_under_a_long_metric_name() -> None:
+    result = ReplayResult(study="s", trial=3, state="PRUNED", metric="val_balanced_accuracy", tolerance=1e-6,
+                          device="cpu/1t", recorded_device="cpu/1t", threads=1, seconds=2.0,
+                          rows=[(1, 0.5, 0.5), (2, 0.625, 0.6251), (10, 0.75, None)])
+    assert format_replay(result).splitlines()[1:] == [
+        "epoch  recorded val_balanced_accuracy  replayed    diff",
+        "    1                        0.500000  0.500000       0",
+        "    2                        0.625000  0.625100  0.0001",
+        "   10                        0.750000         -     inf",
+        "NOT reproduced: max |diff| inf (tolerance 1e-06)",
+    ]
 
 
 def test_replay_of_a_trial_that_does_not_exist(studies: Studies) -> None:
