@@ -1,6 +1,12 @@
 """A worker process: opens studies from the database, runs their trials one after another, reports to its
 supervisor over a pipe. Started with the ``spawn`` method (CUDA cannot be used in a forked child), so it imports
-torch once, keeps task data cached, and lives as long as there are trials to run."""
+torch once, keeps task data cached, and lives as long as there are trials to run.
+
+Each trial is one turn of :func:`lrsearch.runner._loop.take_turn`, as in ``lrsearch run`` without workers; the
+worker tells its supervisor what happens in the messages of :mod:`lrsearch.runner._messages` (the trial in hand,
+its outcome, an outage, why it exits). The supervisor reaches the worker only through the stop event (checked
+between trials) and signals: SIGTERM interrupts the running trial, which is failed as ``interrupted`` and queued
+to run first again."""
 
 from __future__ import annotations
 
@@ -12,9 +18,24 @@ import sys
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrsearch.runner._devices import WorkerSlot
+from lrsearch.runner._messages import (
+    DatabaseLost,
+    DiskFilled,
+    ExitReason,
+    TrialFinished,
+    TrialStarted,
+    WorkerExiting,
+    WorkerFailed,
+    WorkerMessage,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lrsearch.runner._loop import NoTrial
+    from lrsearch.runner._study import StudyHandle
+    from lrsearch.runner._trial import Outcome
 
 _WAIT_S = 1.0
 
@@ -45,18 +66,18 @@ def child_main(config: ChildConfig, conn: Connection, stop_event: Any) -> None:
     _quiet()
     from lrsearch.errors import LrsearchError
 
-    reason = "done"
+    reason = ExitReason.DONE
     try:
         import torch
 
         torch.set_num_threads(config.slot.threads)
         reason = _serve(config, conn, stop_event)
     except KeyboardInterrupt:
-        reason = "interrupted"
+        reason = ExitReason.INTERRUPTED
     except LrsearchError as exc:
-        _send(conn, ("error", config.slot.index, str(exc)))
-        reason = "error"
-    _send(conn, ("exit", config.slot.index, reason))
+        _send(conn, WorkerFailed(config.slot.index, str(exc)))
+        reason = ExitReason.ERROR
+    _send(conn, WorkerExiting(config.slot.index, reason))
     conn.close()
 
 
@@ -94,112 +115,121 @@ def _die_with(parent_pid: int | None) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _serve(config: ChildConfig, conn: Connection, stop_event: Any) -> str:
+def _serve(config: ChildConfig, conn: Connection, stop_event: Any) -> ExitReason:
     """Run trials until no study has budget left (or a stop). A database outage is waited out by each call (up to
     ``LRSEARCH_DB_OUTAGE_LIMIT``); past it, the worker tells the supervisor and stops."""
     from lrsearch.errors import DiskFull
     from lrsearch.interrupt import stop_requested
     from lrsearch.storage import DatabaseUnavailable, is_disk_full
 
-    state: dict[str, Any] = {"handles": {}, "done": set()}
+    studies = _Studies()
     while not (stop_event.is_set() or stop_requested()):
         try:
-            result = _turn(config, conn, stop_event, state)
+            reason = _turn(config, conn, stop_event, studies)
         except DatabaseUnavailable as exc:
-            _send(conn, ("unavailable", config.slot.index, str(exc)))
-            return "unavailable"
+            _send(conn, DatabaseLost(config.slot.index, str(exc)))
+            return ExitReason.UNAVAILABLE
         except (DiskFull, OSError) as exc:
             if not (isinstance(exc, DiskFull) or is_disk_full(exc)):
                 raise
-            _send(conn, ("disk full", config.slot.index, str(exc)))
-            return "disk full"
-        if result is not None:
-            return result
-    return "stopped"
+            _send(conn, DiskFilled(config.slot.index, str(exc)))
+            return ExitReason.DISK_FULL
+        if reason is not None:
+            return reason
+    return ExitReason.STOPPED
 
 
-def _turn(config: ChildConfig, conn: Connection, stop_event: Any, state: dict[str, Any]) -> str | None:
+@dataclass
+class _Studies:
+    """The studies this worker has opened, and those whose budget it found spent."""
+
+    handles: dict[str, StudyHandle] = field(default_factory=dict)
+    done: set[str] = field(default_factory=set)
+
+    def open(self, url: str, name: str) -> StudyHandle:
+        from lrsearch.runner._study import open_stored_study
+        from lrsearch.storage import retrying
+
+        if name not in self.handles:
+            self.handles[name] = retrying(lambda: open_stored_study(url, name), what=f"opening study {name!r}",
+                                          url=url)
+            _warm_up(self.handles[name])
+        return self.handles[name]
+
+    def look_again(self) -> None:
+        """A finished study may have been given more budget since."""
+        for name in self.done:
+            self.handles.pop(name, None)
+        self.done.clear()
+
+
+def _turn(config: ChildConfig, conn: Connection, stop_event: Any, studies: _Studies) -> ExitReason | None:
     """Run one trial, or wait once; a reason to exit when there is nothing left to do."""
-    from lrsearch.interrupt import interrupts_held
-    from lrsearch.runner._run import next_trial, reap_stale
-    from lrsearch.runner._study import open_stored_study
+    from lrsearch.runner._loop import NoTrial
     from lrsearch.storage import Store, retrying
 
-    handles, done = state["handles"], state["done"]
-    waiting = []
+    waiting = False
     names = config.studies or retrying(lambda: Store(config.url).study_names(), what="listing the studies",
                                        url=config.url)
     for name in names:
-        if name in done:
+        if name in studies.done:
             continue
-        if name not in handles:
-            handles[name] = retrying(lambda name=name: open_stored_study(config.url, name), what=f"opening study {name!r}",
-                                     url=config.url)
-            _warm_up(handles[name])
-        handle = handles[name]
-        with interrupts_held():  # the trial is in hand before a SIGTERM can act: it is failed and queued then
-            trial = next_trial(handle, config.totals.get(name, handle.spec.budget.trials))
-            if not isinstance(trial, (str, type(None))):
-                log_path, worker = _announce(config, conn, handle, trial)
-        if not isinstance(trial, (str, type(None))):
-            return _run_one(config, conn, handle, trial, log_path, worker)
-        if trial is None:
-            done.add(name)
-        elif trial == "wait":
-            waiting.append(handle)
-    if waiting:  # others run the last trials; one of them may have died
-        for handle in waiting:
-            reap_stale(handle)
+        handle = studies.open(config.url, name)
+        turn = _take_turn(config, conn, handle)
+        if turn is NoTrial.DONE:
+            studies.done.add(name)
+        elif turn is NoTrial.WAIT:
+            waiting = True  # others run the last trials; the turn reaped those of dead workers
+        else:
+            _release_memory()
+            if turn.reason == "oom" and _uses_cuda():
+                return ExitReason.RECYCLE  # a fresh process gives the next trial all of the GPU's memory back
+            return None
+    if waiting:
         stop_event.wait(_WAIT_S)
     elif config.poll:
         stop_event.wait(config.poll)
-        for name in done:  # a finished study may have been given more budget
-            handles.pop(name, None)
-        done.clear()
+        studies.look_again()
     else:
-        return "done"
+        return ExitReason.DONE
     return None
 
 
-def _announce(config: ChildConfig, conn: Connection, handle: Any, trial: Any) -> tuple[Path, str]:
-    """Tell the supervisor which trial this worker runs and where its log goes."""
-    from lrsearch.runner._logs import trial_log_path
-    from lrsearch.runner._trial import worker_name
+def _take_turn(config: ChildConfig, conn: Connection, handle: StudyHandle) -> Outcome | NoTrial:
+    """The shared turn (:func:`lrsearch.runner._loop.take_turn`), told to the supervisor: the trial when it is
+    in hand, its outcome when it ends (``interrupted`` when a SIGTERM cuts it short)."""
+    from lrsearch.interrupt import interrupts_held
+    from lrsearch.runner._loop import Asked, take_turn
+    from lrsearch.runner._lost import settle_cut_short
+    from lrsearch.runner._trial import Outcome, worker_name
     from lrsearch.storage.optuna_adapter import trial_id
 
-    log_path = trial_log_path(Path(config.log_dir), handle.name, trial.number)
-    worker = worker_name()
-    _send(conn, ("started", config.slot.index, handle.name, trial.number, trial_id(trial), str(log_path), worker))
-    return log_path, worker
+    slot, worker = config.slot.index, worker_name()
+    held: list[Asked] = []
 
-
-def _run_one(config: ChildConfig, conn: Connection, handle: Any, trial: Any, log_path: Path, worker: str) -> str | None:
-    from lrsearch.interrupt import interrupts_held, raise_if_stopped
-    from lrsearch.runner._heartbeat import Heartbeat
-    from lrsearch.runner._logs import trial_output
-    from lrsearch.runner._lost import settle_cut_short
-    from lrsearch.runner._trial import Outcome, run_trial
-    from lrsearch.storage.optuna_adapter import storage_of, trial_id
+    def announce(asked: Asked) -> None:
+        held.append(asked)
+        _send(conn, TrialStarted(slot, asked.study, asked.trial.number, trial_id(asked.trial), str(asked.log_path),
+                                 worker))
 
     try:
-        raise_if_stopped()  # a SIGTERM held back while the trial was asked for
-        with Heartbeat(trial_id(trial), storage_of(handle.study)), trial_output(log_path):
-            outcome = run_trial(handle, trial, device=config.slot.device, worker=worker, log_path=str(log_path),
-                                threads=handle.spec.task.threads or config.slot.threads)
+        turn = take_turn(handle, config.totals.get(handle.name, handle.spec.budget.trials), Path(config.log_dir),
+                         announce=announce, device=config.slot.device, worker=worker,
+                         threads=handle.spec.task.threads or config.slot.threads)
     except KeyboardInterrupt:
-        # run_trial fails and queues a trial interrupted while it trains; this covers the moments around that.
-        settle_cut_short(handle.url, handle.name, trial_id(trial), reason="interrupted",
-                         message="the worker was stopped (SIGTERM)", log_path=str(log_path), limit=30)
-        with interrupts_held():
-            _send(conn, ("finished", config.slot.index, handle.name,
-                         Outcome(trial.number, "FAIL", None, "interrupted", log_path=str(log_path))))
+        if held:
+            # run_trial fails and queues a trial interrupted while it trains; this covers the moments around that.
+            asked = held[0]
+            settle_cut_short(handle.url, handle.name, trial_id(asked.trial), reason="interrupted",
+                             message="the worker was stopped (SIGTERM)", log_path=str(asked.log_path), limit=30)
+            with interrupts_held():
+                _send(conn, TrialFinished(slot, handle.name, Outcome(asked.trial.number, "FAIL", None, "interrupted",
+                                                                     log_path=str(asked.log_path))))
         raise
-    with interrupts_held():
-        _send(conn, ("finished", config.slot.index, handle.name, outcome))
-    _release_memory()
-    if outcome.reason == "oom" and _uses_cuda():
-        return "recycle"  # a fresh process gives the next trial all of the GPU's memory back
-    return None
+    if isinstance(turn, Outcome):
+        with interrupts_held():
+            _send(conn, TrialFinished(slot, handle.name, turn))
+    return turn
 
 
 def _warm_up(handle: Any) -> None:
@@ -233,7 +263,7 @@ def _uses_cuda() -> bool:
     return bool(torch is not None and torch.cuda.is_initialized())
 
 
-def _send(conn: Connection, message: tuple[Any, ...]) -> None:
+def _send(conn: Connection, message: WorkerMessage) -> None:
     try:
         conn.send(message)
     except (BrokenPipeError, OSError):  # the supervisor is gone; the heartbeat covers what it cannot record

@@ -1,6 +1,8 @@
 """The supervisor: the ``lrsearch run --workers``/``lrsearch worker`` process that owns the worker processes.
 
-Each worker tells it over a pipe which trial it started and how the trial ended. When a worker dies (a segfault,
+Each worker tells it over a pipe which trial it started and how the trial ended (the protocol:
+:mod:`lrsearch.runner._messages`); the supervisor counts the outcomes against the stop rules of
+:class:`lrsearch.runner._loop.StopRules`, as ``lrsearch run`` does without workers. When a worker dies (a segfault,
 the OOM killer, ``kill -9``) the supervisor fails the trial it was running (reason ``killed``, with the signal),
 queues that config to run again (at most ``MAX_RETRIES`` times) and starts a replacement. A trial that runs
 past ``budget.trial_timeout`` (plus a grace period for the worker's own check) is killed with its worker and
@@ -16,23 +18,44 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
+from multiprocessing.connection import wait
 from typing import Any
 
 from lrsearch.errors import DiskFull, LrsearchError
 from lrsearch.interrupt import raise_if_stopped, request_stop, sticky_ctrl_c
-from lrsearch.runner._child import ChildConfig, child_main
+from lrsearch.runner._child import ChildConfig
 from lrsearch.runner._devices import WorkerSlot
 from lrsearch.runner._logs import log_tail
+from lrsearch.runner._loop import StopRules, left_running
 from lrsearch.runner._lost import fail_lost_trial
-from lrsearch.runner._repeats import RepeatedFailure
+from lrsearch.runner._messages import (
+    DatabaseLost,
+    DiskFilled,
+    ExitReason,
+    ProtocolError,
+    TrialFinished,
+    TrialStarted,
+    WorkerExiting,
+    WorkerFailed,
+    WorkerMessage,
+)
+from lrsearch.runner._process import (
+    RunningTrial,
+    WorkerProcess,
+    describe_exit,
+    main_thread,
+    set_env,
+    start_worker,
+)
 from lrsearch.runner._trial import Outcome
 from lrsearch.storage import DatabaseUnavailable, release_reserve, retrying
 
 # A worker that dies this many times in a row without finishing a trial is not replaced again.
 MAX_CRASHES = 3
 SHUTDOWN_WAIT_S = 30.0
+# A worker that exits for one of these is not replaced: it had nothing left to do, or the whole run stops.
+_NOT_REPLACED = (ExitReason.DONE, ExitReason.STOPPED, ExitReason.INTERRUPTED, ExitReason.ERROR,
+                 ExitReason.UNAVAILABLE, ExitReason.DISK_FULL)
 
 
 def hard_limit(trial_timeout: float | None) -> float | None:
@@ -40,28 +63,6 @@ def hard_limit(trial_timeout: float | None) -> float | None:
     if not trial_timeout:
         return None
     return trial_timeout + min(60.0, max(2.0, 0.25 * trial_timeout))
-
-
-@dataclass
-class _Running:
-    study: str
-    number: int
-    trial_id: int
-    log_path: str
-    worker: str
-    started: float
-    limit: float | None
-
-
-@dataclass
-class _Child:
-    slot: WorkerSlot
-    process: BaseProcess
-    conn: Connection
-    running: _Running | None = None
-    exit_reason: str | None = None
-    killed_for: str | None = None  # "timeout" when the supervisor killed it
-    eof: bool = False  # its end of the pipe is closed (it is exiting)
 
 
 @dataclass
@@ -93,19 +94,18 @@ class Supervisor:
         try:
             return self._run()
         finally:
-            _set_env("PYTHONWARNINGS", warnings_env)
+            set_env("PYTHONWARNINGS", warnings_env)
 
     def _run(self) -> list[tuple[str, Outcome]]:
         ctx = mp.get_context("spawn")
         self._ctx = ctx
         self._stop = ctx.Event()
-        self._children: list[_Child] = []
+        self._children: list[WorkerProcess] = []
         self._crashes = {slot.index: 0 for slot in self.slots}
-        self._failed_in_a_row = 0
-        self._repeated = RepeatedFailure()
-        self._deferred: list[tuple[_Child, int | None]] = []
+        self._rules = StopRules(max_failures=self.max_failures, max_in_a_row=self.max_failures_in_a_row)
+        self._deferred: list[tuple[WorkerProcess, int | None]] = []
         started = time.monotonic()
-        previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
+        previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread() else None
         with sticky_ctrl_c():
             try:
                 for slot in self.slots:
@@ -124,6 +124,11 @@ class Supervisor:
             except DiskFull as exc:
                 self._disk_full(f"stopped: {exc}")
                 self._shutdown()
+            except ProtocolError:  # a bug: stop the workers (they fail and queue their trials), then say it
+                self.stopped_by = "interrupted"
+                with suppress(ProtocolError):  # more of the same while waiting for them
+                    self._shutdown()
+                raise
             finally:
                 if previous is not None:
                     signal.signal(signal.SIGTERM, previous)
@@ -147,44 +152,37 @@ class Supervisor:
             run = child.running
             if run is not None and run.limit is not None and now - run.started > run.limit and child.killed_for is None:
                 child.killed_for = "timeout"
-                with suppress(ProcessLookupError):
-                    os.kill(child.process.pid or 0, signal.SIGKILL)
+                child.signal(signal.SIGKILL)
 
-    def _drain(self, child: _Child) -> None:
-        while True:
-            if child.eof:
-                return
-            try:
-                if not child.conn.poll():
-                    return
-                message = child.conn.recv()
-            except (EOFError, OSError):
-                child.eof = True
-                return
+    def _drain(self, child: WorkerProcess) -> None:
+        for message in child.received():
             self._handle(child, message)
 
-    def _handle(self, child: _Child, message: tuple[Any, ...]) -> None:
-        kind = message[0]
-        if kind == "started":
-            _, _, study, number, trial_id, log_path, worker = message
-            child.running = _Running(study, number, trial_id, log_path, worker, time.monotonic(),
-                                     hard_limit(self.trial_timeouts(study)))
-        elif kind == "finished":
-            _, _, study, outcome = message
-            child.running = None
-            self._crashes[child.slot.index] = 0
-            self._record(study, outcome)
-        elif kind == "exit":
-            child.exit_reason = message[2]
-        elif kind == "error":
-            self.errors.append(message[2])
-            self.on_note(f"worker {child.slot.index} stopped: {message[2]}")
-        elif kind == "unavailable":
-            child.exit_reason = "unavailable"
-            self._unavailable(f"stopped: worker {child.slot.index}: {message[2]}")
-        elif kind == "disk full":
-            child.exit_reason = "disk full"
-            self._disk_full(f"stopped: worker {child.slot.index}: {message[2]}")
+    def _handle(self, child: WorkerProcess, message: WorkerMessage) -> None:
+        """Act on one message of the protocol (see :mod:`lrsearch.runner._messages`)."""
+        slot = child.slot.index
+        match message:
+            case TrialStarted(study=study, number=number, trial_id=trial_id, log_path=log_path, worker=worker):
+                child.running = RunningTrial(study, number, trial_id, log_path, worker, time.monotonic(),
+                                             hard_limit(self.trial_timeouts(study)))
+            case TrialFinished(study=study, outcome=outcome):
+                child.running = None
+                self._crashes[slot] = 0
+                self._record(study, outcome)
+            case WorkerExiting(reason=reason):
+                child.exit_reason = reason
+            case WorkerFailed(message=text):
+                self.errors.append(text)
+                self.on_note(f"worker {slot} stopped: {text}")
+            case DatabaseLost(message=text):
+                child.exit_reason = ExitReason.UNAVAILABLE
+                self._unavailable(f"stopped: worker {slot}: {text}")
+            case DiskFilled(message=text):
+                child.exit_reason = ExitReason.DISK_FULL
+                self._disk_full(f"stopped: worker {slot}: {text}")
+            case _:
+                raise ProtocolError(f"internal error: the supervisor has no handler for {message!r} from worker "
+                                    f"{slot}; this is a bug in lrsearch")
 
     def _disk_full(self, note: str) -> None:
         """No room left: kill every worker now. A worker left to stop its trial itself would write with the disk
@@ -196,8 +194,7 @@ class Supervisor:
             self.on_note(note)
         self._stop.set()
         for other in self._children:
-            with suppress(ProcessLookupError):
-                os.kill(other.process.pid or 0, signal.SIGKILL)
+            other.signal(signal.SIGKILL)
 
     def _settle_deferred(self) -> None:
         """After a full disk: with every worker gone, free the reserve and record the trials they were running."""
@@ -219,21 +216,15 @@ class Supervisor:
     def _record(self, study: str, outcome: Outcome) -> None:
         self.outcomes.append((study, outcome))
         self.on_outcome(study, outcome)
-        if outcome.state == "FAIL" and outcome.reason != "interrupted":
-            self._failed_in_a_row += 1
-        elif outcome.state != "FAIL":
-            self._failed_in_a_row = 0
-        failed = sum(1 for _, o in self.outcomes if o.state == "FAIL")
-        if self.max_failures is not None and failed >= self.max_failures:
-            self._request_stop("failures")
-        if self.max_failures_in_a_row is not None and self._failed_in_a_row >= self.max_failures_in_a_row:
-            self._request_stop("failures")
-        if self._repeated.add(outcome) and not self._stop.is_set():
-            self._request_stop("repeated error")
-            self.notes.append(self._repeated.describe())
-            self.on_note(self._repeated.describe())
+        why = self._rules.add(outcome)
+        if why is not None and not self._stop.is_set():
+            self._request_stop(why)
+            note = self._rules.note(why)
+            if note is not None:
+                self.notes.append(note)
+                self.on_note(note)
 
-    def _exited(self, child: _Child) -> None:
+    def _exited(self, child: WorkerProcess) -> None:
         child.process.join()
         self._drain(child)
         self._children.remove(child)
@@ -243,19 +234,18 @@ class Supervisor:
                 self._deferred.append((child, code))  # recorded once every worker is gone
             else:
                 self._lost(child, code)
-        if child.exit_reason in ("done", "stopped", "interrupted", "error", "unavailable", "disk full") \
-                or self._stop.is_set():
+        if child.exit_reason in _NOT_REPLACED or self._stop.is_set():
             return
-        if child.exit_reason != "recycle" and child.killed_for is None:
+        if child.exit_reason is not ExitReason.RECYCLE and child.killed_for is None:
             self._crashes[child.slot.index] += 1
             if self._crashes[child.slot.index] >= MAX_CRASHES:
                 self.on_note(f"worker {child.slot.index} died {MAX_CRASHES} times in a row without finishing a "
-                             f"trial (last exit: {_describe_exit(code)}); not starting it again")
+                             f"trial (last exit: {describe_exit(code)}); not starting it again")
                 return
-            self.on_note(f"worker {child.slot.index} died ({_describe_exit(code)}); starting a new one")
+            self.on_note(f"worker {child.slot.index} died ({describe_exit(code)}); starting a new one")
         self._start(child.slot)
 
-    def _lost(self, child: _Child, code: int | None) -> None:
+    def _lost(self, child: WorkerProcess, code: int | None) -> None:
         run = child.running
         assert run is not None
         child.running = None
@@ -264,7 +254,7 @@ class Supervisor:
             reason = "timeout"
             message = (f"the trial ran past budget.trial_timeout ({self.trial_timeouts(run.study):g} s) and did not "
                        f"stop; the supervisor killed its worker after {time.monotonic() - run.started:.1f} s")
-        elif child.exit_reason == "unavailable" or self.stopped_by == "database":
+        elif child.exit_reason is ExitReason.UNAVAILABLE or self.stopped_by == "database":
             reason, limit = "database", 0.0  # one try: the worker has already waited out the limit
             message = "the database was unreachable for longer than LRSEARCH_DB_OUTAGE_LIMIT; the worker stopped"
         elif self.stopped_by == "disk full":
@@ -272,7 +262,7 @@ class Supervisor:
             message = "the disk was full; the run stopped"
         else:
             reason = "killed" if not self._stop.is_set() else "interrupted"
-            message = f"the worker process running the trial {_describe_exit(code)}"
+            message = f"the worker process running the trial {describe_exit(code)}"
         tail = log_tail(run.log_path)
         if tail:
             message += f"\nlast lines of {run.log_path}:\n{tail}"
@@ -282,8 +272,6 @@ class Supervisor:
                               what=f"failing trial {run.number} of a dead worker", url=self.url, limit=limit,
                               say=self.on_note)
         except (DatabaseUnavailable, DiskFull) as exc:
-            from lrsearch.runner._run import left_running
-
             note = left_running(run.number, str(exc) if limit != 0.0 else "the database is unreachable")
             self.notes.append(note)
             self.on_note(note)
@@ -294,26 +282,9 @@ class Supervisor:
     # -- starting and stopping workers ---------------------------------------------------------------------
 
     def _start(self, slot: WorkerSlot) -> None:
-        parent_conn, child_conn = self._ctx.Pipe(duplex=False)
         config = ChildConfig(url=self.url, slot=slot, log_dir=self.log_dir, studies=self.studies,
                              totals=dict(self.totals), poll=self.poll, parent_pid=os.getpid())
-        process = self._ctx.Process(target=child_main, args=(config, child_conn, self._stop),
-                                    name=f"lrsearch-worker-{slot.index}", daemon=False)
-        # The spawned interpreter inherits this environment: pinned to its GPU before it could initialise CUDA.
-        # Started with SIGINT ignored (kept across exec): a Ctrl-C in the terminal reaches the whole process
-        # group, but only the supervisor acts on it, even while a worker is still starting up.
-        saved = os.environ.get("CUDA_VISIBLE_DEVICES")
-        sigint = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
-        try:
-            if slot.cuda_visible_devices is not None:
-                os.environ["CUDA_VISIBLE_DEVICES"] = slot.cuda_visible_devices
-            process.start()
-        finally:
-            _set_env("CUDA_VISIBLE_DEVICES", saved)
-            if sigint is not None:
-                signal.signal(signal.SIGINT, sigint)
-        child_conn.close()  # the child holds its end; EOF here when it dies
-        self._children.append(_Child(slot, process, parent_conn))
+        self._children.append(start_worker(self._ctx, config, self._stop))
 
     def _request_stop(self, why: str) -> None:
         if not self._stop.is_set():
@@ -324,8 +295,7 @@ class Supervisor:
         """Ctrl-C or SIGTERM: interrupt the running trials (failed as ``interrupted``, queued again), then wait."""
         self._stop.set()
         for child in self._children:
-            with suppress(ProcessLookupError):
-                os.kill(child.process.pid or 0, signal.SIGTERM)
+            child.signal(signal.SIGTERM)
         deadline = time.monotonic() + SHUTDOWN_WAIT_S
         try:
             while self._children and time.monotonic() < deadline:
@@ -333,36 +303,10 @@ class Supervisor:
         except KeyboardInterrupt:
             pass  # a second Ctrl-C: stop waiting
         for child in list(self._children):
-            with suppress(ProcessLookupError):
-                os.kill(child.process.pid or 0, signal.SIGKILL)
+            child.signal(signal.SIGKILL)
             self._exited(child)
-
-
-def _set_env(key: str, value: str | None) -> None:
-    if value is None:
-        os.environ.pop(key, None)
-    else:
-        os.environ[key] = value
 
 
 def _interrupt(signum: int, frame: Any) -> None:
     request_stop()  # seen by the loop if this KeyboardInterrupt is dropped (see lrsearch.interrupt)
     raise KeyboardInterrupt
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "did not exit"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"died of {name}"
-    return f"exited with code {code}"
