@@ -17,11 +17,16 @@ it on the held-out test split. Arms:
   stage 2 the per-group dimensions around stage 1's best;
 - ``recipes``: no search: only the ``auto`` recipes, each trained once; the best by validation is confirmed;
 - ``sf-global``: ``tpe-global`` with schedule-free AdamW/SGD and a constant schedule;
-- ``sf-default``: ``default`` with schedule-free AdamW/SGD and a constant schedule.
+- ``sf-default``: ``default`` with schedule-free AdamW/SGD and a constant schedule (lrsearch's defaults now);
+- ``sf-plain``: ``sf-default`` with the previous silent sampler and pruner (Optuna's TPE defaults, median).
+
+Tasks: ``digits-transfer``, ``digits-shift``, ``digits-transformer`` by default; ``fashion-effnet`` (EfficientNet-Lite0
+on Fashion-MNIST, CPU-sized: 1,000 images at 32 px, 8 trials of 3 epochs a search) on request: on this 2-core
+machine one of its searches takes about an hour, so it is meant for a GPU (``LRSEARCH_VALUE_DEVICE=cuda``).
 
 Paired differences are per search seed (same seed, same data splits, same task seed base) against the baseline.
-``LRSEARCH_VALUE_TASKS`` (comma-separated), ``LRSEARCH_VALUE_SEEDS`` (a count) and ``LRSEARCH_VALUE_ARMS``
-(comma-separated, or ``all``) choose the size.
+``LRSEARCH_VALUE_TASKS`` (comma-separated), ``LRSEARCH_VALUE_SEEDS`` (a count), ``LRSEARCH_VALUE_ARMS``
+(comma-separated, or ``all``) and ``LRSEARCH_VALUE_DEVICE`` (default ``cpu``) choose the size.
 """
 
 from __future__ import annotations
@@ -30,25 +35,26 @@ import math
 import os
 import statistics
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import optuna
+import yaml
 
 from benchmarks._common import Result, Skip, pm
 from benchmarks.suites.search import Arm, SearchRun, confirm_best, parallel_jobs, run_search
 
 TITLE = "Does per-group search pay? lrsearch's default vs single-lr TPE at equal epochs, held-out scores"
-DEFAULT = False  # about 40 minutes on 2 loaded cores at the sizes below
+DEFAULT = False  # about an hour on 2 cores at the sizes below
 
 EPOCHS = 6
 BUDGET_TRIALS = 15  # a search's budget: this many whole trials' worth of epochs
 CONFIRM_SEEDS = 3
 TASKS = ("digits-transfer", "digits-shift", "digits-transformer")
-SEEDS = 5
-# Arms run by default; random-global and sf-default are defined too (LRSEARCH_VALUE_ARMS=all runs every arm).
-ARMS = ("tpe-global", "previous", "default", "staged", "recipes", "sf-global")
+SEEDS = 10
+ARMS = ("tpe-global", "random-global", "previous", "default", "staged", "recipes", "sf-global", "sf-default",
+        "sf-plain")
 RUNGS = (1, 3)  # epochs whose values are rank-correlated with the last epoch's
 
 
@@ -58,6 +64,9 @@ class TaskSetup:
     task: dict[str, Any]
     transformer: bool
     lr: tuple[float, float]
+    head: tuple[str, ...] = ("head.*",)
+    epochs: int = EPOCHS
+    trials: int = BUDGET_TRIALS  # a search's budget: this many whole trials' worth of epochs
 
 
 SETUPS = {
@@ -69,6 +78,12 @@ SETUPS = {
         {"builtin": "digits-transformer", "options": {"d_model": 32, "layers": 4, "labels_per_class": 20},
          "batch_size": 32},
         True, (1e-4, 5e-2)),
+    # CPU-sized: 1,000 training images at 32 px, 3 epochs a trial, 8 trials' worth of epochs a search.
+    "fashion-effnet": TaskSetup(
+        "fashion-effnet",
+        {"builtin": "fashion-effnet", "batch_size": 64,
+         "options": {"image_size": 32, "train_size": 1000, "val_size": 500, "test_size": 1000, "bn_momentum": 0.1}},
+        False, (1e-4, 0.3), head=("_fc.*",), epochs=3, trials=8),
 }
 
 NEW_SAMPLER = {"name": "tpe", "options": {"multivariate": True, "n_startup_trials": 4}}
@@ -112,7 +127,7 @@ def nested_space(setup: TaskSetup, schedule_free: bool = False) -> dict[str, Any
         ]
     else:
         groups = [
-            {"name": "head", "params": ["head.*"], "lr": _lr(setup), "momentum": {"low": 0.8, "high": 0.98},
+            {"name": "head", "params": list(setup.head), "lr": _lr(setup), "momentum": {"low": 0.8, "high": 0.98},
              "weight_decay": _wd(setup)},
             {"name": "backbone", "rest": True, "lr": {"ratio_of": "head", "low": 0.01, "high": 3.0, "log": True},
              "momentum": {"same_as": "head"}, "weight_decay": {"same_as": "head"},
@@ -136,33 +151,42 @@ def previous_space(setup: TaskSetup) -> dict[str, Any]:
             ],
             "schedule": {"shape": ["cosine", "wsd"], "warmup": {"low": 0.0, "high": 0.2}},
         }
+    if setup.name == "fashion-effnet":  # studies/transfer_effnet_fashion.yaml as shipped
+        from benchmarks.suites.transfer import STUDY
+
+        study = yaml.safe_load(STUDY.read_text())
+        return {k: study[k] for k in ("optimizer", "groups", "schedule")}
     from benchmarks.suites.search import digits_arms
 
-    spec = dict(next(a for a in digits_arms(EPOCHS) if a.key == "lrsearch").spec)
+    spec = dict(next(a for a in digits_arms(setup.epochs) if a.key == "lrsearch").spec)
     spec.pop("sampler"), spec.pop("pruner")
     return spec
 
 
 def arms(setup: TaskSetup) -> list[Arm]:
     none = {"name": "none"}
-    budget = {"trials": BUDGET_TRIALS, "epochs": EPOCHS}
-    previous_pruner = {"name": "median", "options": {"n_startup_trials": 5, "n_warmup_steps": 4}} \
-        if setup.transformer else {"name": "hyperband"}
+    budget = {"trials": setup.trials, "epochs": setup.epochs}
+    if setup.transformer:
+        previous_pruner: dict[str, Any] = {"name": "median", "options": {"n_startup_trials": 5, "n_warmup_steps": 4}}
+    elif setup.name == "fashion-effnet":  # the shipped study's own pruner
+        previous_pruner = {"name": "median", "options": {"n_startup_trials": 3, "n_warmup_steps": 0}}
+    else:
+        previous_pruner = {"name": "hyperband"}
     return [
         Arm("tpe-global", "single lr, cosine; multivariate TPE (4 start-up trials, as the new default), no pruning "
             "(baseline)", {**single_space(setup), "sampler": NEW_SAMPLER, "pruner": none}),
         Arm("random-global", "single lr, cosine; random search, no pruning",
             {**single_space(setup), "sampler": {"name": "random"}, "pruner": none}),
         Arm("previous", "previous default per-group space (own settings and shapes per group), TPE, "
-            + ("median pruning" if setup.transformer else "Hyperband"),
-            {**previous_space(setup), "sampler": {"name": "tpe"}, "pruner": previous_pruner,
+            + ("Hyperband" if previous_pruner["name"] == "hyperband" else "median pruning"),
+            {**previous_space(setup), "sampler": {"name": "tpe", "options": {}}, "pruner": previous_pruner,
              "search": {"recipes": "none"}}),
         Arm("default", "nested per-group space + auto recipes; multivariate TPE (4 start-up); successive halving",
             {**nested_space(setup), "sampler": NEW_SAMPLER, "pruner": NEW_PRUNER, "budget": budget,
              "search": {"recipes": "auto"}}),
         Arm("staged", "nested space + recipes; stage 1 (50% of epochs) single-lr, stage 2 per-group dimensions",
             {**nested_space(setup), "sampler": NEW_SAMPLER, "pruner": NEW_PRUNER, "budget": budget,
-             "search": {"recipes": "auto", "strategy": "staged", "stage1_epochs": EPOCHS * BUDGET_TRIALS // 2}}),
+             "search": {"recipes": "auto", "strategy": "staged", "stage1_epochs": setup.epochs * setup.trials // 2}}),
         Arm("recipes", "no search: the auto recipes trained once each, the best by validation confirmed",
             {**nested_space(setup), "sampler": NEW_SAMPLER, "pruner": none, "search": {"recipes": "auto"}}),
         Arm("sf-global", "tpe-global with schedule-free AdamW/SGD, constant schedule",
@@ -170,6 +194,11 @@ def arms(setup: TaskSetup) -> list[Arm]:
         Arm("sf-default", "default with schedule-free AdamW/SGD, constant schedule",
             {**nested_space(setup, True), "sampler": NEW_SAMPLER, "pruner": NEW_PRUNER, "budget": budget,
              "search": {"recipes": "auto"}}),
+        Arm("sf-plain", "sf-default with lrsearch's previous silent sampler and pruner: Optuna's TPE defaults (10 "
+            "random start-up trials, independent) and median pruning",
+            {**nested_space(setup, True), "sampler": {"name": "tpe", "options": {}},
+             "pruner": {"name": "median", "options": {"n_startup_trials": 5, "n_warmup_steps": 1}},
+             "budget": budget, "search": {"recipes": "auto"}}),
     ]
 
 
@@ -287,7 +316,6 @@ def run(quick: bool = False) -> Result:
 
     if "adamw_schedulefree" not in optimizer_names():
         raise Skip("needs the schedulefree package (pip install 'lrsearch[schedulefree]')")
-    epochs, trials = (3, 3) if quick else (EPOCHS, BUDGET_TRIALS)
     tasks = ["digits-transfer"] if quick else [t for t in os.environ.get("LRSEARCH_VALUE_TASKS", ",".join(TASKS)).split(",") if t]
     unknown = [t for t in tasks if t not in SETUPS]
     if unknown:
@@ -298,21 +326,19 @@ def run(quick: bool = False) -> Result:
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
     details: dict[str, Any] = {}
+    budgets: list[str] = []
     for task in tasks:
-        setup = SETUPS[task]
+        setup = replace(SETUPS[task], epochs=3, trials=3) if quick else SETUPS[task]
+        epochs, trials = setup.epochs, setup.trials
+        budgets.append(f"{task} {epochs * trials} ({trials} x {epochs})")
         wanted = os.environ.get("LRSEARCH_VALUE_ARMS", ",".join(ARMS))
         task_arms = [a for a in arms(setup) if wanted == "all" or a.key in wanted.split(",")]
         if quick:
             task_arms = [a for a in task_arms if a.key in ("tpe-global", "default", "staged", "recipes", "sf-global")]
-            for a in task_arms:
-                if "budget" in a.spec:
-                    a.spec["budget"] = {"trials": trials, "epochs": epochs}
-                if a.spec.get("search", {}).get("stage1_epochs"):
-                    a.spec["search"] = {**a.spec["search"], "stage1_epochs": epochs * trials // 2}
         base = {
             "objective": {"metric": "val_accuracy", "direction": "maximize"},
             "budget": {"trials": 10_000, "epochs": epochs},
-            "task": {**setup.task, "device": "cpu", "threads": 1},
+            "task": {**setup.task, "device": os.environ.get("LRSEARCH_VALUE_DEVICE", "cpu"), "threads": 1},
         }
         print(f"-- {task}: {len(task_arms)} arms x {len(seeds)} seeds, {epochs * trials} epochs a search", flush=True)
         runs = _run_all(base, task_arms, seeds, epochs * trials, confirm_n, jobs)
@@ -326,8 +352,8 @@ def run(quick: bool = False) -> Result:
     shown = {r["arm"] for r in rows}
     notes.insert(0, "Arms: " + "; ".join(f"`{a.key}`: {a.description}" for a in arms(SETUPS["digits-transfer"])
                                          if a.key in shown) + ".")
-    notes.insert(1, f"Budget: {epochs * trials} epochs a search ({trials} whole trials of {epochs} epochs; pruned "
-                    f"epochs count); `recipes` uses only its recipes' epochs. Confirmed test: the search's best trial "
+    notes.insert(1, f"Budget, epochs a search (whole trials x epochs a trial; pruned epochs count): "
+                    f"{', '.join(budgets)}; `recipes` uses only its recipes' epochs. Confirmed test: the search's best trial "
                     f"by validation retrained with {confirm_n} fresh seeds (`lrsearch.results.confirm_top`), test "
                     "accuracy, mean ± sd over search seeds. Δ: paired by search seed against `tpe-global`, "
                     "percentage points, mean and 95% t-interval. Epochs to baseline's best val: epochs spent when "

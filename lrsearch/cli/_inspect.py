@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from lrsearch.cli._common import add_study_source, print_json, quiet_optuna, study_spec
 from lrsearch.cli._options import add
@@ -69,7 +70,8 @@ def validate(args: argparse.Namespace) -> int:
     print(f"  {len(groups)} group(s): {', '.join(groups)}; {len(dims)} searched dimension(s)")
     for line in _optimizer_lines(spec):
         print("  " + line)
-    print(f"  sampler {spec.sampler.name}, pruner {spec.pruner.name}")
+    print(f"  sampler {spec.sampler.name}{_options(spec.sampler.options)}, pruner {spec.pruner.name}"
+          f"{_options(spec.pruner.options)}")
     if spec.plugins:
         print(f"  plugins imported: {', '.join(spec.plugins)}")
     if spec.trackers:
@@ -159,3 +161,7 @@ def tasks(args: argparse.Namespace) -> int:
 
     print(describe_tasks())
     return 0
+
+
+def _options(options: dict[str, Any]) -> str:
+    return f" ({', '.join(f'{k}={v}' for k, v in options.items())})" if options else ""

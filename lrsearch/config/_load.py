@@ -15,6 +15,7 @@ from typing import Any, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from lrsearch.config._defaults import fill_defaults
 from lrsearch.config._dims import Dim
 from lrsearch.config._schema import StudySpec
 from lrsearch.config._semantics import check_spec
@@ -131,6 +132,7 @@ def parse_spec(data: Any, *, source: str | None = None, base_dir: Path | None = 
     plugin_problems = import_plugins(data.get("plugins"))
     if plugin_problems:
         raise SpecError(plugin_problems, source)
+    data = fill_defaults(data)
     try:
         spec = StudySpec.model_validate(data)
     except ValidationError as exc:

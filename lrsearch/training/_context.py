@@ -394,6 +394,14 @@ class TrialContext:
                 else "ctx.optimizer(model)"
             raise RuntimeError(f"ctx.report before {how}: build every optimizer of the study first, so that its "
                                "groups' effective values are recorded")
+        stepping = [b.config.name for b in self._mode_switching()
+                    if any(g.get("train_mode") for g in b.optimizer.param_groups)]
+        if stepping:
+            raise RuntimeError(
+                f"ctx.report: {', '.join(stepping)} is still in train mode, so the metrics were measured at its "
+                "training iterate, not at the averaged weights it is meant to be judged by: call "
+                "ctx.eval_mode(model, train_batches) before evaluating and ctx.train_mode() before the next "
+                "epoch's steps, or choose another optimizer (optimizer.name: adamw)")
         for name, value in metrics.items():
             if isinstance(value, torch.Tensor) and value.numel() != 1:
                 raise TypeError(f"ctx.report: metric {name!r} is a tensor of shape {tuple(value.shape)}, not one number")

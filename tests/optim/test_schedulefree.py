@@ -82,3 +82,18 @@ def test_the_managed_loop_reports_the_score_of_the_averaged_weights(name: str) -
         acc = (model(task.val.x).argmax(1) == task.val.y).float().mean().item()
     assert metrics["val_accuracy"] == pytest.approx(acc)
     assert metrics["val_accuracy"] > 0.3  # it learned (10 classes)
+
+
+def test_reporting_while_still_in_train_mode_is_refused_with_the_fix() -> None:
+    # An own loop that switches to train mode to step but never to eval mode would score the training iterate,
+    # silently: report refuses and names the call that is missing.
+    model = nn.Linear(4, 2)
+    ctx = TrialContext(config=config("adamw_schedulefree"), objective="val_accuracy")
+    opt = ctx.optimizer(model)
+    ctx.train_mode()
+    nn.functional.cross_entropy(model(torch.randn(8, 4)), torch.randint(0, 2, (8,))).backward()
+    opt.step()
+    with pytest.raises(RuntimeError, match=r"adamw_schedulefree is still in train mode.*ctx\.eval_mode"):
+        ctx.report(1, {"val_accuracy": 0.5})
+    ctx.eval_mode(model)
+    ctx.report(1, {"val_accuracy": 0.5})  # once in eval mode the epoch is recorded
