@@ -36,7 +36,7 @@ def run_cli(invocations: list[list[str]], cwd: Path = REPO) -> list[CliResult]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(
         [sys.executable, "-m", "tests.cli.forked"], input=json.dumps(invocations), capture_output=True, text=True,
-        cwd=cwd, env=env, timeout=120, check=False,
+        cwd=cwd, env=env, timeout=900, check=False,  # a deadlock guard: 20 children import torch at once
     )
     if done.returncode != 0:
         raise RuntimeError(f"the forking runner failed:\n{done.stderr}")

@@ -129,7 +129,7 @@ def test_space_and_validate_json(tmp_path: Path) -> None:
     proc = run_cli("space", study, "--json", check=True)
     dims = json.loads(proc.stdout)
     assert dims[0]["name"] == "opt.name" and dims[0]["optuna"]["name"] == "CategoricalDistribution"
-    assert {d["name"]: d["condition"] for d in dims}["head.momentum"] == "opt.name == sgd"
+    assert {d["name"]: d["condition"] for d in dims}["head.momentum"] == "opt.name == sgd_schedulefree"
     summary = json.loads(run_cli("validate", study, "--json", check=True).stdout)
     assert summary["valid"] and summary["study"] == "quickstart" and summary["groups"] == ["head", "backbone"]
     assert summary["dimensions"] == [d["name"] for d in dims]
