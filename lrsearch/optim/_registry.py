@@ -262,12 +262,12 @@ def _register_schedulefree() -> None:
         return
     register_optimizer(OptimizerInfo(
         "adamw_schedulefree", schedulefree.AdamWScheduleFree,
-        "Schedule-free AdamW: no decaying schedule needed (pip install schedulefree; lrsearch[schedulefree]).",
+        "Schedule-free AdamW: no decaying schedule needed; the managed loop's default.",
         has_betas=True, decoupled_weight_decay=True, switches_modes=True, horizon_free=True,
     ))
     register_optimizer(OptimizerInfo(
         "sgd_schedulefree", schedulefree.SGDScheduleFree,
-        "Schedule-free SGD with momentum: no decaying schedule needed (pip install schedulefree).",
+        "Schedule-free SGD with momentum: no decaying schedule needed.",
         has_momentum=True, switches_modes=True, horizon_free=True,
     ))
 
