@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.fixtures_tasks import slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -22,6 +24,7 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     proc = subprocess.run([sys.executable, "-m", "lrsearch", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=full_env)
+    slow.ran_cli(args, proc.returncode)
     if check and proc.returncode != 0:
         raise AssertionError(f"lrsearch {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -30,6 +33,8 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict
 def start_cli(*args: str) -> subprocess.Popen[str]:
     """Start ``lrsearch ARGS`` as a terminal starts a foreground command: with Python's default Ctrl-C handling,
     even when this test process inherited SIGINT ignored (a CI job run in the background does)."""
+    if args and args[0] in slow.TRAINING_COMMANDS:
+        slow.starting(f"starts `lrsearch {args[0]}` (a real process that trains)")
     return subprocess.Popen([sys.executable, "-m", "lrsearch", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
@@ -78,6 +83,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     from tests.fixtures_tasks import databases
 
     databases.current_test[:] = [item]
+    slow.current_test[:] = [item]
+    slow.check_shared_fixtures(item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any]) -> Iterator[Any]:
+    """Which fixtures are being set up, for the ``slow`` guard (tests/fixtures_tasks/slow.py)."""
+    slow.fixtures_in_setup.append(fixturedef)
+    try:
+        return (yield)
+    finally:
+        slow.fixtures_in_setup.pop()
 
 
 @pytest.fixture

@@ -64,6 +64,7 @@ def test_missing_data_is_explained(tmp_path: Path) -> None:
         Surrogate(tmp_path)
 
 
+@pytest.mark.slow
 def test_study_on_the_surrogate_prunes_and_confirms(tmp_path: Path) -> None:
     """The own-loop task through lrsearch's own path: Hyperband prunes, confirm reads the surrogate's test metric."""
     from lrsearch.config import parse_spec

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each suite runs its --quick form in a process of its own
+
 ROOT = Path(__file__).resolve().parents[2]
 SUITES = sorted(m.name for m in pkgutil.iter_modules([str(ROOT / "benchmarks" / "suites")]) if not m.name.startswith("_"))
 

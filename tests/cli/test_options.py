@@ -46,6 +46,7 @@ def test_importtime_of_help_lists_no_torch() -> None:
     assert not [m for m in imported if m.split(".")[0] in HEAVY]
 
 
+@pytest.mark.slow
 def test_import_lrsearch_is_lazy_but_complete() -> None:
     proc = _python("-c", "import sys, lrsearch; a = 'torch' in sys.modules; "
                          "from lrsearch import TrialContext, load_spec, run_study; print(a, 'torch' in sys.modules)")
@@ -124,6 +125,7 @@ def test_main_returns_the_exit_code_of_a_usage_error(capsys) -> None:
     assert "usage: lrsearch space" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_space_and_validate_json(tmp_path: Path) -> None:
     study = str(REPO / "studies" / "quickstart.yaml")
     proc = run_cli("space", study, "--json", check=True)
@@ -158,6 +160,7 @@ def test_completion_scripts_come_from_the_parser() -> None:
     assert "bashcompinit" in run_cli("completion", "zsh", check=True).stdout
 
 
+@pytest.mark.slow
 def test_lrsearch_imports_without_fcntl() -> None:
     """Windows has no fcntl: export, report and the dashboard must import there (the budget lock uses filelock)."""
     code = ("import sys; sys.modules['fcntl'] = None\n"

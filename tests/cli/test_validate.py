@@ -16,6 +16,9 @@ from tests.cli.forked import REPO, CliResult, run_cli
 
 STUDIES = sorted((REPO / "studies").glob("*.yaml"))
 BROKEN = sorted((REPO / "tests" / "specs").glob("*.yaml"))
+# Studies whose validation imports a large framework (their own loop's module, or Keras): seconds each, so they
+# are validated apart, in the slow tests.
+HEAVY = {REPO / "studies" / name for name in ("hf_minilm_sentiment.yaml", "lightning_digits.yaml", "keras_fit.yaml")}
 
 
 def comments(path: Path, key: str) -> list[str]:
@@ -31,22 +34,32 @@ def argv(path: Path) -> list[str]:
 MISSING = REPO / "tests" / "specs" / "no-such-study.yml"
 
 
+def _run_all(paths: list[Path]) -> dict[Path, CliResult]:
+    return dict(zip(paths, run_cli([argv(p) for p in paths]), strict=True))
+
+
 @pytest.fixture(scope="module")
 def results() -> dict[Path, CliResult]:
-    """Every command line of this module, run at once."""
-    paths = [*STUDIES, *BROKEN, MISSING]
-    return dict(zip(paths, run_cli([argv(p) for p in paths]), strict=True))
+    """Every command line of this module but the heavy studies', run at once."""
+    return _run_all([*(p for p in STUDIES if p not in HEAVY), *BROKEN, MISSING])
+
+
+@pytest.fixture(scope="module")
+def heavy_results() -> dict[Path, CliResult]:
+    return _run_all(sorted(HEAVY))
 
 
 def test_there_are_studies_and_broken_specs() -> None:
     assert STUDIES and len(BROKEN) >= 15
+    assert HEAVY <= set(STUDIES), "a heavy study was renamed or removed"
     for path in BROKEN:
         assert comments(path, "expect"), f"{path.name} has no '# expect:' line"
 
 
-@pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.name)
-def test_every_shipped_study_is_valid(results: dict[Path, CliResult], path: Path) -> None:
-    result = results[path]
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p in HEAVY else p for p in STUDIES],
+                         ids=lambda p: p.name)
+def test_every_shipped_study_is_valid(request: pytest.FixtureRequest, path: Path) -> None:
+    result = request.getfixturevalue("heavy_results" if path in HEAVY else "results")[path]
     assert result.returncode == 0, result.stderr
     assert f"{path}: valid" in result.stdout
     assert result.stderr == ""
@@ -69,6 +82,7 @@ def test_problems_are_listed_one_per_line_under_a_count(results: dict[Path, CliR
     assert len(lines) == 5 and all(line.startswith("  ") for line in lines)
 
 
+@pytest.mark.slow
 def test_the_console_script_itself(tmp_path: Path) -> None:
     """One fresh ``lrsearch`` process (the rest fork from a warm interpreter): the installed entry point."""
     script = Path(sys.executable).with_name("lrsearch")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, digits_spec, run_cli, write_spec
+from tests.fixtures_tasks.slow import starting
 
 ARTIFACTS = ROOT / "artifacts" / "dashboard"
 
@@ -61,6 +62,7 @@ class Dashboard:
     """``lrsearch dashboard ARGS`` in a subprocess, on a free port; ``stop()`` sends SIGTERM."""
 
     def __init__(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+        starting("starts a dashboard server")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(

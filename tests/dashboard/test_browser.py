@@ -17,7 +17,7 @@ from tests.dashboard.browser import (
 from tests.dashboard.conftest import ARTIFACTS, Study
 
 # Skipped before the study fixture runs, with the reason shown (-ra), where Chromium or selenium is missing.
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")]
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")]
 
 TITLES = {
     "lrsearch-lr-curves": "Effective lr per group over training: top 5 trials",

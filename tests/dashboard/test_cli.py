@@ -20,6 +20,8 @@ from lrsearch.results import best_trial, curves_frame, trials_frame
 from tests.conftest import digits_spec, run_cli, write_spec
 from tests.dashboard.conftest import Study, get, get_json
 
+pytestmark = pytest.mark.slow  # the session's real digits study (tests/dashboard/conftest.py), real dashboards
+
 PANEL_IDS = ["lrsearch-lr-curves", "lrsearch-value-vs-lr", "lrsearch-value-by-shape", "lrsearch-epochs"]
 
 

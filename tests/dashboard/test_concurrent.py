@@ -8,9 +8,12 @@ import urllib.error
 from pathlib import Path
 
 import optuna
+import pytest
 
 from tests.conftest import digits_spec, run_cli, write_spec
 from tests.dashboard.conftest import get
+
+pytestmark = pytest.mark.slow  # a real run beside a dashboard polled hard
 
 
 def test_a_run_is_not_disturbed_by_a_polled_dashboard(tmp_path: Path, dashboard_of) -> None:  # noqa: ANN001

@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 
 import optuna
+import pytest
 
 from lrsearch.dashboard._optuna_plots import PLOTS, optuna_figures
 from tests.conftest import run_cli
@@ -26,6 +27,7 @@ def _figure(text: str, panel: str) -> dict:
     return {"data": json.loads(call.group(1)), "layout": json.loads(call.group(2))}
 
 
+@pytest.mark.slow
 def test_the_report_has_optunas_four_plots(digits_study: Study, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     proc = run_cli("report", str(digits_study.spec), "-o", str(out), check=True)

@@ -32,6 +32,7 @@ def _hooks():
     return module
 
 
+@pytest.mark.slow
 def test_mkdocs_build_strict(tmp_path: Path) -> None:
     pytest.importorskip("mkdocs", reason="the docs extra is not installed: pip install -e '.[docs]'")
     site = tmp_path / "site"

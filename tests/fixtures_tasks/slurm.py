@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures_tasks.slow import starting
+
 NEEDED = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol", "sinfo")
 MUNGE_KEY = Path("/etc/munge/munge.key")
 
@@ -82,6 +84,7 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 @contextmanager
 def local_slurm(cpus: int = 8) -> Iterator[LocalSlurm]:
     """A running single-node SLURM (``cpus`` CPUs declared, whatever the machine has)."""
+    starting("starts a SLURM cluster of its own")
     missing = [name for name in NEEDED if shutil.which(name) is None]
     if missing:
         pytest.skip(f"SLURM is not installed ({', '.join(missing)} missing): apt-get install slurm-wlm munge")

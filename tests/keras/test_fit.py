@@ -26,6 +26,8 @@ from lrsearch.trial_config import TrialConfig
 from tests.conftest import ROOT
 from tests.keras import fit_probe
 
+pytestmark = pytest.mark.slow  # model.fit on each Keras backend, once a module
+
 BACKENDS = {"jax": "jax", "torch": "torch", "tensorflow": "tensorflow"}
 STEPS = math.ceil(fit_probe.TRAIN / fit_probe.BATCH)
 

@@ -97,12 +97,14 @@ def test_missing_keras_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> 
         import_keras("task 'x'")
 
 
+@pytest.mark.slow
 def test_cli_with_another_keras_backend_exits_2_saying_what_to_set() -> None:
     proc = run_cli("validate", "--model", str(ROOT / "studies" / "keras_transfer.yaml"), env={"KERAS_BACKEND": "jax"})
     assert proc.returncode == 2, proc.stderr
     assert "Set KERAS_BACKEND=torch" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_lrsearch_does_not_import_keras_for_torch_studies() -> None:
     code = ("import sys, lrsearch.api, lrsearch.cli, lrsearch.groups, lrsearch.keras, lrsearch.tasks, "
             "lrsearch.training; print('keras' in sys.modules)")

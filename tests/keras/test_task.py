@@ -38,6 +38,7 @@ def test_unwritable_cache_dir_says_how_to_fix(tmp_path: Path) -> None:
         keras_digits_transfer(cache_dir=str(blocker / "sub"), pretrain_epochs=1)
 
 
+@pytest.mark.slow
 def test_fresh_head_per_seed_on_the_same_backbone() -> None:
     task = load_task("keras-digits-transfer")
     torch.manual_seed(0)

@@ -187,6 +187,7 @@ def test_validate_model_lists_the_keras_names(capsys: pytest.CaptureFixture[str]
         assert name in shown
 
 
+@pytest.mark.slow
 def test_shipped_study_smoke_runs(tmp_path: Path, keras_cache_dir: Path) -> None:
     env = {"LRSEARCH_CACHE_DIR": str(keras_cache_dir)}
     db = tmp_path / "keras.db"

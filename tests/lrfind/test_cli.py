@@ -26,6 +26,7 @@ def found(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     return tmp, proc
 
 
+@pytest.mark.slow
 def test_prints_suggestions_per_optimizer_and_group_and_the_narrowed_ranges(found) -> None:
     tmp, proc = found
     out = proc.stdout
@@ -36,6 +37,7 @@ def test_prints_suggestions_per_optimizer_and_group_and_the_narrowed_ranges(foun
     assert "wrote" in out and "'lrf-lrfind'" in out
 
 
+@pytest.mark.slow
 def test_results_are_stored_for_the_report_with_plots(found) -> None:
     tmp, _ = found
     result = load_results("lrf", f"sqlite:///{tmp / 'lrsearch.db'}")
@@ -50,6 +52,7 @@ def test_results_are_stored_for_the_report_with_plots(found) -> None:
     assert load_results("never-ran", directory=tmp / "lrsearch-lrfind") is None
 
 
+@pytest.mark.slow
 def test_the_narrowed_study_follows_the_rule_and_runs_beside_the_original(found) -> None:
     tmp, _ = found
     result = load_results("lrf", directory=tmp / "lrsearch-lrfind")
@@ -67,6 +70,7 @@ def test_the_narrowed_study_follows_the_rule_and_runs_beside_the_original(found)
     assert main(["run", str(tmp / "narrowed.yaml"), "--quiet", "--no-confirm"]) == 0
 
 
+@pytest.mark.slow
 def test_the_html_report_shows_the_lr_find_panels(found) -> None:
     pytest.importorskip("plotly")
     from lrsearch.dashboard import write_report

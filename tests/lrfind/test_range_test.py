@@ -86,6 +86,7 @@ def test_lr_find_suggests_from_the_falling_part_of_the_curve() -> None:
     assert 1e-5 < head.suggested("valley") < head.suggestions["minimum"].lr_at  # before the loss turns up
 
 
+@pytest.mark.slow
 def test_more_runs_give_the_same_suggestion_from_other_seeds() -> None:
     """With batches of 16 from 50 images, one run's valley moves over a decade between seeds (4e-4 to 7e-3 over
     15 seeds); the mean loss of 5 runs gives nearly the same valley from disjoint seeds (6.3e-4 from seeds 0-4 and

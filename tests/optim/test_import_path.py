@@ -78,6 +78,7 @@ def test_settings_the_optimizer_cannot_take_are_refused_by_field() -> None:
         parse_spec(spec_data(optimizer={"name": "lion_pytorch:Lion", "options": {"nesterov": True}}))
 
 
+@pytest.mark.slow
 def test_validate_imports_plugins_first_and_states_each_optimizer_s_capabilities(tmp_path: Path) -> None:
     data = spec_data(optimizer={"name": {"choices": ["lion", "sgd"]}})
     data["plugins"] = ["tests.fixtures_tasks.lion_plugin"]

@@ -73,6 +73,7 @@ def test_within_a_shape_poor_trials_are_still_pruned(name: str) -> None:
     assert any(by_shape["late"][6:]), f"{name}: pruning within a shape stopped working"
 
 
+@pytest.mark.slow
 def test_hyperband_on_sqlite_storage(tmp_path: Path) -> None:
     """Hyperband builds bracket studies from ``study._storage``: the filter must hold there, on RDB storage too."""
     url = f"sqlite:///{tmp_path / 'p.db'}"

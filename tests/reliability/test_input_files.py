@@ -17,6 +17,8 @@ import pytest
 from tests.conftest import run_cli, write_spec
 from tests.reliability._helpers import digest, refused, tiny_spec
 
+pytestmark = pytest.mark.slow  # real runs on databases lrsearch cannot write
+
 
 @pytest.fixture(scope="module")
 def finished_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -61,7 +63,6 @@ def read_only_mount(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-@pytest.mark.slow
 def test_a_database_on_a_read_only_filesystem_is_read_not_called_corrupt(finished_db: Path, read_only_mount: Path,
                                                                          tmp_path: Path) -> None:
     shutil.copy(finished_db, read_only_mount / "lrsearch.db")
@@ -72,7 +73,6 @@ def test_a_database_on_a_read_only_filesystem_is_read_not_called_corrupt(finishe
     assert sorted(p.name for p in read_only_mount.iterdir()) == ["lrsearch.db"]
 
 
-@pytest.mark.slow
 def test_an_immutable_database_file_is_read_and_refused_for_runs(finished_db: Path, tmp_path: Path) -> None:
     db = tmp_path / "lrsearch.db"
     shutil.copy(finished_db, db)
@@ -97,7 +97,6 @@ def test_a_study_named_dotdot_logs_inside_the_log_directory(tmp_path: Path) -> N
     assert logs[0].parent.name.startswith("_..-")
 
 
-@pytest.mark.slow
 def test_two_databases_in_one_folder_keep_their_trial_logs_apart(tmp_path: Path) -> None:
     for db in ("a.db", "b.db"):
         spec = write_spec(tmp_path, tiny_spec("same", trials=1, storage=f"sqlite:///{db}"), f"{db}.yaml")

@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import run_cli, write_spec
 from tests.reliability._helpers import digest, refused, tiny_spec
 
+pytestmark = pytest.mark.slow  # real runs beside studies lrsearch did not make
+
 
 def _plain_optuna_study(db: Path, name: str, direction: str, trials: int) -> None:
     study = optuna.create_study(study_name=name, storage=f"sqlite:///{db}", direction=direction)
@@ -57,7 +59,6 @@ def test_a_direction_that_differs_is_refused_before_anything_is_written(tmp_path
     _untouched(db, before)
 
 
-@pytest.mark.slow
 def test_trials_added_with_plain_optuna_leave_best_compare_and_summary_working(tmp_path: Path) -> None:
     path = write_spec(tmp_path, tiny_spec("mixed", trials=2))
     first = run_cli("run", str(path), "--quiet", cwd=tmp_path, check=True)

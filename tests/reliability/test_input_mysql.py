@@ -66,6 +66,7 @@ def test_the_budget_lock_excludes_other_connections(mysql_url: str) -> None:
     assert events == ["first in", "first out", "second in"]
 
 
+@pytest.mark.slow
 def test_a_driver_that_is_not_installed_is_named(tmp_path: Path) -> None:
     pytest.importorskip("pymysql")
     try:

@@ -58,6 +58,7 @@ def test_run_summary_stored_spec_and_dashboard_banner_hide_it(tmp_path: Path, po
     assert SECRET not in output
 
 
+@pytest.mark.slow
 def test_a_connection_error_hides_it(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://alice@127.0.0.1:1/nowhere?password={SECRET}"
     proc = run_cli("run", str(write_spec(tmp_path, tiny_spec(storage=url))))

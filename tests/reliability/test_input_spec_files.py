@@ -23,6 +23,7 @@ def _spec_text(**overrides: object) -> str:
     return yaml.safe_dump(tiny_spec(**overrides), sort_keys=False)
 
 
+@pytest.mark.slow
 def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "study.yaml"
     path.write_bytes(_spec_text().encode() + "description: caf\xe9\n".encode("latin-1"))
@@ -30,6 +31,7 @@ def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
     refused(proc, "not UTF-8 text: byte 0xe9 at line", "save the study file as UTF-8")
 
 
+@pytest.mark.slow
 def test_an_alias_bomb_is_refused_without_expanding_it(tmp_path: Path) -> None:
     path = tmp_path / "study.yaml"
     path.write_text(_spec_text() + "task_notes:\n" + "".join("  " + line + "\n" for line in BOMB.splitlines()))
@@ -56,6 +58,7 @@ def test_ordinary_anchors_and_merge_keys_still_work(tmp_path: Path) -> None:
         load_spec(path)
 
 
+@pytest.mark.slow
 def test_a_huge_file_is_refused_by_its_size(tmp_path: Path) -> None:
     path = tmp_path / "study.yaml"
     with open(path, "w") as fh:
@@ -81,6 +84,7 @@ def test_true_is_not_a_number(tmp_path: Path, overrides: dict, problem: str) -> 
     assert problem in str(info.value)
 
 
+@pytest.mark.slow
 def test_true_for_a_number_through_the_cli(tmp_path: Path) -> None:
     proc = run_cli("validate", str(write_spec(tmp_path, tiny_spec(budget={"trials": True, "epochs": 1}))))
     refused(proc, "budget.trials: must be a number, got true")

@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import run_cli, write_spec
 from tests.reliability._helpers import refused, tiny_spec
 
+pytestmark = pytest.mark.slow  # real runs of misbehaving user code
+
 MODULES = {
     "raises_on_import": ("raise RuntimeError('the config server is down')\n", "RuntimeError: the config server is down"),
     "exits_on_import": ("import sys\nsys.exit(0)\n", "it called sys.exit(0)"),

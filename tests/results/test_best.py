@@ -14,6 +14,8 @@ from lrsearch.space import SearchSpace
 from tests.conftest import run_cli
 from tests.results.conftest import Studies
 
+pytestmark = pytest.mark.slow  # the session's real studies (tests/results/conftest.py), read and rerun by the CLI
+
 
 def without_params(data: dict) -> dict:
     return {k: v for k, v in data.items() if k != "params"}

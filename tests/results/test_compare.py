@@ -56,6 +56,7 @@ def by_file(studies: Studies) -> str:
     return run_cli("compare", str(studies.alpha), str(studies.beta), "--budget", str(BUDGET), check=True).stdout
 
 
+@pytest.mark.slow
 def test_compare_shows_the_numbers_the_frames_imply(studies: Studies, by_file: str) -> None:
     out = by_file
     rows = table(out)
@@ -70,6 +71,7 @@ def test_compare_shows_the_numbers_the_frames_imply(studies: Studies, by_file: s
     assert re.search(r"^best search score: (alpha|beta) leads by|^best search score: tie", out, re.MULTILINE)
 
 
+@pytest.mark.slow
 def test_compare_by_name_with_storage_matches_by_file(studies: Studies, by_file: str) -> None:
     by_name = run_cli("compare", "alpha", "beta", "--storage", studies.url, "--budget", str(BUDGET), check=True).stdout
     assert table(by_file) == table(by_name)
@@ -100,6 +102,7 @@ def test_minimize_study_summary_from_a_frame() -> None:
     assert summarize(frame, budget=6).budget_value is None
 
 
+@pytest.mark.slow
 def test_compare_errors(studies: Studies) -> None:
     no_storage = run_cli("compare", "alpha", "beta")
     assert no_storage.returncode == 2 and "--storage" in no_storage.stderr and "Traceback" not in no_storage.stderr

@@ -43,6 +43,7 @@ def confirmed(tmp_path_factory: pytest.TempPathFactory) -> Confirmed:
     return Confirmed(path, tmp / "lrsearch.db", proc.stdout)
 
 
+@pytest.mark.slow
 def test_run_stores_top_k_times_s_runs_on_the_test_split(confirmed: Confirmed) -> None:
     runs = confirmed.runs()
     trials = trials_frame(confirmed.url, "gamma")
@@ -55,6 +56,7 @@ def test_run_stores_top_k_times_s_runs_on_the_test_split(confirmed: Confirmed) -
     assert all(0.0 < r[5] <= 1.0 for r in runs)
 
 
+@pytest.mark.slow
 def test_frames_best_and_compare_show_the_confirmed_scores(confirmed: Confirmed) -> None:
     runs = confirmed.runs()
     by_trial: dict[int, list[float]] = {}
@@ -84,6 +86,7 @@ def test_frames_best_and_compare_show_the_confirmed_scores(confirmed: Confirmed)
     assert re.search(rf"confirmed best\s+{re.escape(fmt_confirmed(*stats[leader]))} #{leader} test_accuracy", compare)
 
 
+@pytest.mark.slow
 def test_confirm_command_adds_configs_and_repeats_nothing(confirmed: Confirmed, tmp_path: Path) -> None:
     # On a copy of the study: the runs added here must not change what the other tests of the module read.
     with sqlite3.connect(confirmed.db) as source, sqlite3.connect(tmp_path / "lrsearch.db") as dest:
@@ -112,6 +115,7 @@ def own_loop_spec(name: str, train: str) -> dict:
     return spec
 
 
+@pytest.mark.slow
 def test_own_loop_confirmation(tmp_path: Path) -> None:
     good = write_spec(tmp_path, own_loop_spec("own", "tests.results.own_loop:train"), "own.yaml")
     handle, _ = run_study(good, progress=None)

@@ -20,6 +20,7 @@ def optuna_trials(studies: Studies, name: str) -> list[optuna.trial.FrozenTrial]
     return optuna.load_study(study_name=name, storage=studies.url).trials
 
 
+@pytest.mark.slow
 def test_one_row_per_trial_with_optunas_states_values_and_params(studies: Studies) -> None:
     frame = trials_frame(studies.url, "alpha")
     trials = optuna_trials(studies, "alpha")
@@ -41,6 +42,7 @@ def test_one_row_per_trial_with_optunas_states_values_and_params(studies: Studie
     assert (frame["backbone.lr"] - frame["head.lr"] * frame["backbone.lr_ratio"]).abs().max() < 1e-15
 
 
+@pytest.mark.slow
 def test_epochs_run_agrees_with_the_curves(studies: Studies) -> None:
     trials = trials_frame(studies.url, ["alpha", "beta"])
     curves = curves_frame(studies.url, ["alpha", "beta"])
@@ -52,6 +54,7 @@ def test_epochs_run_agrees_with_the_curves(studies: Studies) -> None:
     assert pruned["last_value"].notna().all() and pruned["value"].isna().all()
 
 
+@pytest.mark.slow
 def test_curves_hold_every_group_row_and_the_metrics(studies: Studies) -> None:
     curves = curves_frame(studies.url, "beta")
     with sqlite3.connect(studies.directory / "results.db") as conn:
@@ -70,6 +73,7 @@ def test_curves_hold_every_group_row_and_the_metrics(studies: Studies) -> None:
                                                                      "layers.2.no_decay"}
 
 
+@pytest.mark.slow
 def test_several_studies_at_once(studies: Studies) -> None:
     both = trials_frame(studies.url, ["alpha", "beta"])
     assert list(both["study"].unique()) == ["alpha", "beta"]
@@ -78,6 +82,7 @@ def test_several_studies_at_once(studies: Studies) -> None:
     assert len(trials_frame(studies.url)) >= len(both), "no study argument: every study in the storage"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_frames_round_trip_with_the_same_columns_and_dtypes(studies: Studies, tmp_path: Path, suffix: str) -> None:
     for kind, frame in (("trials", trials_frame(studies.url, ["alpha", "beta"])),
@@ -89,6 +94,7 @@ def test_frames_round_trip_with_the_same_columns_and_dtypes(studies: Studies, tm
             assert dict(pd.read_parquet(path).dtypes) == dict(frame.dtypes), "plain pandas reads the same types"
 
 
+@pytest.mark.slow
 def test_export_command_writes_both_formats(studies: Studies, tmp_path: Path) -> None:
     out = run_cli("export", str(studies.beta), "-o", str(tmp_path / "t.parquet"), "--curves",
                   str(tmp_path / "c.csv"), check=True).stdout
@@ -100,6 +106,7 @@ def test_export_command_writes_both_formats(studies: Studies, tmp_path: Path) ->
     assert "wrote 8 trials" in by_name.stdout
 
 
+@pytest.mark.slow
 def test_export_errors_name_the_option_and_what_is_valid(studies: Studies, tmp_path: Path) -> None:
     bad = run_cli("export", str(studies.alpha), "-o", str(tmp_path / "t.xlsx"))
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

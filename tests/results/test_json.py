@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 import optuna
+import pytest
 
 from lrsearch.results import trials_frame
 from tests.conftest import run_cli
 from tests.results.conftest import Studies
+
+pytestmark = pytest.mark.slow  # the session's real studies (tests/results/conftest.py), read by the CLI
 
 
 def test_best_json_is_the_best_trial_with_its_params(studies: Studies) -> None:

@@ -14,6 +14,7 @@ from tests.conftest import digits_spec, write_spec
 pytestmark = pytest.mark.postgres
 
 
+@pytest.mark.slow
 def test_frames_and_confirm_on_postgres(postgres_url: str, tmp_path: Path) -> None:
     spec = digits_spec("pg", budget={"trials": 3, "epochs": 2}, confirm={"top": 1, "seeds": 2})
     handle, _ = run_study(write_spec(tmp_path, spec), storage=postgres_url, progress=None)

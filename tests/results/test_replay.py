@@ -8,9 +8,13 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from lrsearch.results import ReplayResult, curves_frame, format_replay, trials_frame
 from tests.conftest import run_cli
 from tests.results.conftest import Studies
+
+pytestmark = pytest.mark.slow  # the session's real studies (tests/results/conftest.py), retrained by replay
 
 
 def replay_rows(stdout: str) -> list[tuple[int, float, float, float]]:

@@ -77,6 +77,7 @@ def digits_model() -> torch.nn.Module:
     return load_task("digits", None, {}).build_model()
 
 
+@pytest.mark.slow
 def test_snippet_matches_every_recorded_trial_step_by_step(studies: Studies, tmp_path: Path) -> None:
     """For every trial of both studies: per step equal to GroupScheduler, per epoch equal to the recorded rows."""
     curves = curves_frame(studies.url)
@@ -102,6 +103,7 @@ def test_snippet_matches_every_recorded_trial_step_by_step(studies: Studies, tmp
     assert checked >= 100
 
 
+@pytest.mark.slow
 def test_snippet_runs_without_lrsearch_and_prints_the_recorded_lrs(studies: Studies, tmp_path: Path) -> None:
     snippet = tmp_path / "best_alpha.py"
     out = run_cli("best", str(studies.alpha), "--by", "search", "--python", str(snippet), check=True).stdout

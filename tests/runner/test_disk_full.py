@@ -17,6 +17,8 @@ import pytest
 
 from tests.conftest import digits_spec, run_cli, write_spec
 
+pytestmark = pytest.mark.slow  # real runs on a small disk filled under them, then resumed
+
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:

@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import ROOT, digits_spec, run_cli, write_spec
 
+pytestmark = pytest.mark.slow  # real runs whose trials fail
+
 FAIL = optuna.trial.TrialState.FAIL
 
 

@@ -21,6 +21,8 @@ from tests.conftest import digits_spec, run_cli, write_spec
 from tests.fixtures_tasks.databases import query
 from tests.runner.test_workers_postgres import finished, wait_for
 
+pytestmark = pytest.mark.slow  # a PostgreSQL server of the test's own, stopped under real runs
+
 RUNNING = optuna.trial.TrialState.RUNNING
 OUTAGE_S = 6
 
@@ -53,7 +55,6 @@ def _check_study(url: str, name: str, budget: int) -> optuna.Study:
     return study
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("workers", ["1", "2"], ids=["in-process", "two-workers"])
 def test_a_restart_of_the_server_mid_run_is_waited_out(tmp_path: Path, own_postgres: Any, workers: str) -> None:
     spec = digits_spec("outage", budget={"trials": 3, "epochs": 12}, pruner={"name": "none"})
@@ -78,7 +79,6 @@ def test_a_restart_of_the_server_mid_run_is_waited_out(tmp_path: Path, own_postg
             assert any(t.user_attrs.get("retry_of") == trial.number for t in study.trials), trial.number
 
 
-@pytest.mark.slow
 def test_an_outage_past_the_limit_stops_cleanly_and_the_study_resumes(tmp_path: Path, own_postgres: Any) -> None:
     spec = digits_spec("long-outage", budget={"trials": 2, "epochs": 30}, pruner={"name": "none"})
     path = write_spec(tmp_path, spec)

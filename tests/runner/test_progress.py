@@ -18,6 +18,8 @@ import pytest
 from tests.conftest import run_cli, start_cli, write_spec
 from tests.runner.test_failures import misbehaving_spec
 
+pytestmark = pytest.mark.slow  # real runs in a pipe and in a terminal
+
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "progress-in-a-narrow-pane"  # long, so that the bar's text would wrap in 80 columns if it were not clamped
 FAILURES = {"1": "raise", "3": "nan"}

@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 
 import optuna
+import pytest
 
 from tests.conftest import digits_spec, run_cli, write_spec
+
+pytestmark = pytest.mark.slow  # pairs of real runs started together
 
 
 def _together(*commands: list[str], cwd: Path) -> list[subprocess.CompletedProcess[str]]:

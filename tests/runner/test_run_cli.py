@@ -15,6 +15,8 @@ from lrsearch.space import TrialConfig
 from lrsearch.tasks import load_task
 from tests.conftest import digits_spec, run_cli, write_spec
 
+pytestmark = pytest.mark.slow  # a real 11-trial study run by the CLI, shared by the module
+
 
 def _rows(db: Path, sql: str, *args: object) -> list[tuple]:
     with sqlite3.connect(db) as conn:

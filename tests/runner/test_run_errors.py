@@ -10,8 +10,11 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 
 from tests.conftest import digits_spec, run_cli, start_cli, write_spec
+
+pytestmark = pytest.mark.slow  # the real CLI in each test; real runs interrupted
 
 
 def _digest(path: Path) -> str:

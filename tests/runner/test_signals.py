@@ -16,6 +16,8 @@ import pytest
 
 from tests.conftest import digits_spec, run_cli, write_spec
 
+pytestmark = pytest.mark.slow  # real runs stopped by signals, then resumed
+
 RUNNING, WAITING, FAIL = (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING,
                           optuna.trial.TrialState.FAIL)
 
@@ -82,7 +84,6 @@ def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path: Path, workers: str) -> Non
     assert "this run: 1 complete" in resumed.stdout
 
 
-@pytest.mark.slow
 def test_sigterm_while_workers_ask_for_trials_leaves_none_running(tmp_path: Path) -> None:
     """Trials of one short epoch: the workers spend much of their time asking for the next trial, the moment
     when a trial is already RUNNING in the database and the worker has not started it yet."""

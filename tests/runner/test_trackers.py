@@ -65,6 +65,7 @@ def _expected(study: dict[str, Any]) -> dict[int, dict[str, list[tuple[int, floa
     return out
 
 
+@pytest.mark.slow
 def test_mlflow_has_a_run_per_trial_nested_under_the_study_run(study: dict[str, Any]) -> None:
     from mlflow.tracking import MlflowClient
 
@@ -89,6 +90,7 @@ def test_mlflow_has_a_run_per_trial_nested_under_the_study_run(study: dict[str, 
             assert sorted(history) == series, key
 
 
+@pytest.mark.slow
 def test_tensorboard_has_event_files_per_trial_with_the_same_values(study: dict[str, Any]) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -106,6 +108,7 @@ def test_tensorboard_has_event_files_per_trial_with_the_same_values(study: dict[
         assert "_hparams_/session_start_info" in events.summary_metadata
 
 
+@pytest.mark.slow
 def test_the_third_party_optimizer_trained_with_its_own_default_betas(study: dict[str, Any]) -> None:
     with sqlite3.connect(study["db"]) as conn:
         configs = [json.loads(c) for (c,) in conn.execute("SELECT config FROM lrsearch_trials ORDER BY trial_number")]
@@ -119,6 +122,7 @@ def test_the_third_party_optimizer_trained_with_its_own_default_betas(study: dic
     assert head_lrs[0] != head_lrs[1]
 
 
+@pytest.mark.slow
 def test_stock_optuna_sees_metric_names_and_resolved_lrs(study: dict[str, Any]) -> None:
     stored = optuna.load_study(study_name="tracked", storage=f"sqlite:///{study['db']}")
     assert stored.metric_names == ["val_accuracy"]
@@ -131,6 +135,7 @@ def test_stock_optuna_sees_metric_names_and_resolved_lrs(study: dict[str, Any]) 
         assert attrs["lr.backbone"] == pytest.approx(trial.params["head.lr"] * trial.params["backbone.lr_ratio"])
 
 
+@pytest.mark.slow
 def test_load_study_gives_the_spec_s_sampler_and_pruner(study: dict[str, Any]) -> None:
     import lrsearch
 
@@ -148,6 +153,7 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_trackers_that_cannot_be_reached_warn_and_trials_complete(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the event files' directory should be\n")

@@ -14,6 +14,8 @@ import pytest
 
 from tests.conftest import digits_spec, run_cli, start_cli, write_spec
 
+pytestmark = pytest.mark.slow  # real runs with worker processes
+
 
 def _rows(db: Path, sql: str, *args: object) -> list[tuple]:
     with sqlite3.connect(db, timeout=30) as conn:

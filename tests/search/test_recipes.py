@@ -79,6 +79,7 @@ def test_the_single_lr_point_is_a_trained_config_with_one_lr_for_all_groups() ->
     assert config.optimizers[0].groups[1].lr == pytest.approx(config.optimizers[0].groups[0].lr)
 
 
+@pytest.mark.slow
 def test_a_ratio_range_without_1_puts_the_point_outside_and_space_says_so(tmp_path: Path) -> None:
     spec = nested_spec()
     spec["groups"][1]["lr"] = {"ratio_of": "head", "low": 0.01, "high": 0.5, "log": True}
@@ -200,6 +201,7 @@ def open_at_once(tmp_path: Path, path: Path, processes: int) -> None:
         assert proc.returncode == 0, err
 
 
+@pytest.mark.slow
 def test_several_processes_opening_a_new_study_at_once_queue_one_copy(tmp_path: Path) -> None:
     from lrsearch.storage import optuna_storage
 
@@ -211,6 +213,7 @@ def test_several_processes_opening_a_new_study_at_once_queue_one_copy(tmp_path: 
     assert all(t.state == optuna.trial.TrialState.WAITING for t in trials)
 
 
+@pytest.mark.slow
 def test_several_processes_on_postgres_queue_one_copy(tmp_path: Path, postgres_url: str) -> None:
     from lrsearch.storage import optuna_storage
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import pytest
 
 from tests.conftest import run_cli, write_spec
 from tests.search.test_recipes import nested_spec
@@ -22,6 +23,7 @@ def staged_spec(tmp_path: Path) -> dict[str, Any]:
             "storage": f"sqlite:///{tmp_path / 's.db'}"}
 
 
+@pytest.mark.slow
 def test_stage_two_starts_from_the_best_stage_one_trial_of_another_process(tmp_path: Path) -> None:
     path = write_spec(tmp_path, staged_spec(tmp_path))
     # a first process stops in the middle of stage 1; a second resumes and a third finishes the study

@@ -37,6 +37,7 @@ def test_sbatch_options_are_not_taken_for_abbreviations_of_lrsearch_options() ->
     assert sbatch == ["--trial", "3", "--dev", "x"]
 
 
+@pytest.mark.slow
 def test_the_dry_run_prints_a_script_that_runs_the_worker_and_keeps_the_password_out(tmp_path: Path) -> None:
     spec = write_spec(tmp_path, sleepy_spec("my study's name", trials=5))
     proc = run_cli("slurm", str(spec), "--array", "3", "--max-running", "2", "--storage", PG, "--devices", "cpu",
@@ -80,6 +81,7 @@ def test_bad_options_exit_2_with_the_reason_and_store_nothing(tmp_path: Path, ar
     assert sorted(p.name for p in tmp_path.iterdir()) == ["study.yaml"]
 
 
+@pytest.mark.slow
 def test_a_missing_sbatch_is_reported_before_the_study_is_stored(tmp_path: Path, postgres_url: str) -> None:
     spec = write_spec(tmp_path, sleepy_spec("s", trials=5))
     proc = run_cli("slurm", str(spec), "--array", "2", "--storage", postgres_url, cwd=tmp_path,

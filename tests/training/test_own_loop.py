@@ -60,6 +60,7 @@ def _rows(db: Path, sql: str) -> list[tuple]:
         return conn.execute(sql).fetchall()
 
 
+@pytest.mark.slow
 def test_own_loop_study_stores_the_same_curves_as_the_managed_study(tmp_path: Path) -> None:
     """Through the CLI and SQLite: the same sampler seed gives the same configs, so every stored row must match."""
     tables = {}

@@ -64,6 +64,7 @@ def test_cache_builds_once_per_key() -> None:
         cached(["unhashable"], list)
 
 
+@pytest.mark.slow
 def test_a_study_loads_cached_data_once_per_worker_and_uses_the_options(tmp_path: Path) -> None:
     path = write_spec(tmp_path, _spec(options={"width": 8, "n_train": 200}))
     proc = run_cli("run", str(path), "--quiet", "--no-confirm", cwd=ROOT)
@@ -76,6 +77,7 @@ def test_a_study_loads_cached_data_once_per_worker_and_uses_the_options(tmp_path
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 2
 
 
+@pytest.mark.slow
 def test_validate_model_checks_an_own_loop_s_groups_before_any_trial(tmp_path: Path, capsys: Any) -> None:
     assert main(["validate", "--model", str(write_spec(tmp_path, _spec(model=MODEL, options={"width": 8})))]) == 0
     out = capsys.readouterr().out
