@@ -94,6 +94,7 @@ def _unit_horizon_free(unit: dict[str, Any]) -> bool:
 
 
 def _names_horizon_free(name: Any) -> bool:
+    from lrsearch.errors import LrsearchError
     from lrsearch.optim import get_optimizer_info
 
     names = name.get("choices") if isinstance(name, dict) else [name]
@@ -101,7 +102,7 @@ def _names_horizon_free(name: Any) -> bool:
         return False
     try:
         return all(isinstance(n, str) and get_optimizer_info(n).horizon_free for n in names)
-    except Exception:  # noqa: BLE001  an unknown name: validation reports it; no default depends on it
+    except LrsearchError:  # an unknown name: validation reports it; no default depends on it
         return False
 
 

@@ -62,21 +62,23 @@ class TrialFinished:
 
 
 @dataclass(frozen=True)
-class DatabaseLost:
+class _Stopped:
+    """A worker that has to stop, and why (``message``); its kind says what the supervisor does about it."""
+
     slot: int
     message: str
 
 
-@dataclass(frozen=True)
-class DiskFilled:
-    slot: int
-    message: str
+class DatabaseLost(_Stopped):
+    """The database stayed unreachable past the outage limit."""
 
 
-@dataclass(frozen=True)
-class WorkerFailed:
-    slot: int
-    message: str
+class DiskFilled(_Stopped):
+    """No room left to write."""
+
+
+class WorkerFailed(_Stopped):
+    """Any other error that ends the worker."""
 
 
 @dataclass(frozen=True)
