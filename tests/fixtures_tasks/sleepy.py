@@ -2,6 +2,10 @@
 
 Long enough for a test to interrupt a trial in the middle (``scancel``, a requeue), cheap enough for many
 workers on a loaded machine. ``LRSEARCH_TEST_EPOCH_S`` sets the seconds an epoch sleeps (default 1).
+
+``LRSEARCH_TEST_RENDEZVOUS=FOLDER:N`` makes a trial wait, before its first epoch, until trials of N different
+worker processes have started: with N workers and at least N trials, every worker must take a trial, however
+late a loaded machine starts one of them (without it, the first worker up may run them all).
 """
 
 from __future__ import annotations
@@ -10,7 +14,22 @@ import math
 import os
 import time
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
+
+RENDEZVOUS_GUARD_S = 600.0  # only a deadlock guard: a worker that never starts fails the trial, not the suite
+
+
+def _rendezvous(setting: str) -> None:
+    folder, _, count = setting.rpartition(":")
+    here = Path(folder)
+    here.mkdir(parents=True, exist_ok=True)
+    (here / str(os.getpid())).touch()
+    deadline = time.monotonic() + RENDEZVOUS_GUARD_S
+    while len(list(here.iterdir())) < int(count):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {len(list(here.iterdir()))} of {count} worker processes started a trial")
+        time.sleep(0.05)
 
 
 def train(ctx: Any) -> dict[str, float]:
@@ -21,6 +40,8 @@ def train(ctx: Any) -> dict[str, float]:
     seconds = float(os.environ.get("LRSEARCH_TEST_EPOCH_S", "1"))
     lrs = [g.lr for g in ctx.config.groups()]
     metrics: dict[str, float] = {}
+    if os.environ.get("LRSEARCH_TEST_RENDEZVOUS"):
+        _rendezvous(os.environ["LRSEARCH_TEST_RENDEZVOUS"])
     for epoch in range(1, ctx.epochs + 1):
         time.sleep(seconds)
         metrics = {"score": sum((math.log10(lr) + 2.0) ** 2 for lr in lrs) + 1.0 / epoch}

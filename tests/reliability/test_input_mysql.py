@@ -14,8 +14,9 @@ import pytest
 
 from lrsearch.config import parse_spec
 from lrsearch.runner import open_study
-from tests.conftest import run_cli, write_spec
+from tests.conftest import ROOT, run_cli, write_spec
 from tests.fixtures_tasks.databases import fresh_mysql_database, query
+from tests.fixtures_tasks.sleepy import sleepy_spec
 from tests.reliability._helpers import refused, tiny_spec
 
 
@@ -27,8 +28,12 @@ def mysql_url() -> Iterator[str]:
 
 @pytest.mark.slow
 def test_two_workers_finish_exactly_the_budget(tmp_path: Path, mysql_url: str) -> None:
-    path = write_spec(tmp_path, tiny_spec("shared", trials=6))
-    proc = run_cli("run", str(path), "--storage", mysql_url, "--workers", "2", "--quiet", cwd=tmp_path, timeout=900)
+    path = write_spec(tmp_path, sleepy_spec("shared", trials=6, epochs=1))
+    # Each trial waits until both workers have one: the first worker up cannot run them all on a loaded machine.
+    env = {"PYTHONPATH": str(ROOT), "LRSEARCH_TEST_RENDEZVOUS": f"{tmp_path / 'rendezvous'}:2",
+           "LRSEARCH_TEST_EPOCH_S": "0.1"}
+    proc = run_cli("run", str(path), "--storage", mysql_url, "--workers", "2", "--quiet", cwd=tmp_path, timeout=900,
+                   env=env)
     assert proc.returncode == 0, proc.stderr
     study = optuna.load_study(study_name="shared", storage=mysql_url)
     states = [t.state for t in study.trials]
@@ -36,7 +41,8 @@ def test_two_workers_finish_exactly_the_budget(tmp_path: Path, mysql_url: str) -
     assert len(states) == 6, states  # no trial beyond the budget
     rows = query(mysql_url, "SELECT trial_number, worker, epochs_run FROM lrsearch_trials")
     assert sorted(r["trial_number"] for r in rows) == list(range(6))
-    assert len({r["worker"] for r in rows}) == 2 and {r["epochs_run"] for r in rows} == {1}
+    assert len({r["worker"] for r in rows}) == 2, "both workers ran trials"
+    assert {r["epochs_run"] for r in rows} == {1}
     export = run_cli("export", "--storage", mysql_url, "--study", "shared", "-o", str(tmp_path / "t.csv"), cwd=tmp_path)
     assert export.returncode == 0, export.stderr
     assert len((tmp_path / "t.csv").read_text().splitlines()) == 7

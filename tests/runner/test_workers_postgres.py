@@ -18,8 +18,9 @@ import sqlalchemy as sa
 
 from lrsearch.config import parse_spec
 from lrsearch.runner import open_study
-from tests.conftest import digits_spec, run_cli, write_spec
+from tests.conftest import ROOT, digits_spec, run_cli, write_spec
 from tests.fixtures_tasks.databases import fresh_postgres_database, query
+from tests.fixtures_tasks.sleepy import sleepy_spec
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -146,14 +147,18 @@ def test_worker_takes_its_settings_from_the_environment_and_never_shows_the_pass
     # The server trusts local connections, so any password is accepted: enough to check that none leaks.
     url = sa.make_url(postgres_url).set(username="postgres", password="s3cret-pw").render_as_string(
         hide_password=False)
-    path = write_spec(tmp_path, digits_spec("first", budget={"trials": 3, "epochs": 1}))
-    created = run_cli("run", str(path), "--storage", url, "--workers", "0", check=True)
+    path = write_spec(tmp_path, sleepy_spec("first", trials=3, epochs=1))
+    # The trials can import the sleepy task from this checkout; each waits until both workers have one (the
+    # first worker up cannot run them all however late the second starts), and an epoch sleeps 0.1 s.
+    test_env = {"PYTHONPATH": str(ROOT), "LRSEARCH_TEST_RENDEZVOUS": f"{tmp_path / 'rendezvous'}:2",
+                "LRSEARCH_TEST_EPOCH_S": "0.1"}
+    created = run_cli("run", str(path), "--storage", url, "--workers", "0", check=True, env=test_env)
     assert "postgres:***@" in created.stdout and "s3cret-pw" not in created.stdout + created.stderr
     assert finished(optuna.load_study(study_name="first", storage=postgres_url)) == 0, "--workers 0 runs nothing"
-    open_study(parse_spec(digits_spec("second", budget={"trials": 2, "epochs": 1})), url)
+    open_study(parse_spec(sleepy_spec("second", trials=2, epochs=1)), url)
     logs = tmp_path / "worker-logs"
-    proc = run_cli("worker", env={"LRSEARCH_STORAGE": url, "LRSEARCH_WORKERS": "2", "LRSEARCH_LOG_DIR": str(logs)},
-                   timeout=400, cwd=tmp_path)
+    proc = run_cli("worker", env={"LRSEARCH_STORAGE": url, "LRSEARCH_WORKERS": "2", "LRSEARCH_LOG_DIR": str(logs),
+                                  **test_env}, timeout=900, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     output = proc.stdout + proc.stderr
     assert "s3cret-pw" not in output and "postgres:***@" in output
@@ -163,4 +168,5 @@ def test_worker_takes_its_settings_from_the_environment_and_never_shows_the_pass
         assert len(list((logs / name).glob("trial-*.log"))) >= trials
     stored = query(postgres_url, "SELECT spec FROM lrsearch_studies")
     assert stored and all("s3cret-pw" not in str(r["spec"]) for r in stored)
-    assert len({r["worker"] for r in query(postgres_url, "SELECT worker FROM lrsearch_trials")}) == 2
+    assert len({r["worker"] for r in query(postgres_url, "SELECT worker FROM lrsearch_trials")}) == 2, \
+        "both worker processes ran trials"
