@@ -144,16 +144,20 @@ def best(args: argparse.Namespace) -> int:
     spec = chosen.handle.spec
     ranking = chosen.confirmed
     mine = ranking[ranking["number"] == chosen.number]
-    written = []
+    # Every file's text first: a file that cannot be written for this trial leaves none of the others behind.
+    files = []
     if args.output:
-        Path(args.output).write_text(best_yaml(chosen))
-        written.append((args.output, f"run it with lrsearch run {args.output}"))
+        files.append((args.output, best_yaml(chosen), f"run it with lrsearch run {args.output}"))
     if args.python:
-        Path(args.python).write_text(best_snippet(chosen, module=Path(args.python).stem))
-        written.append((args.python, "plain PyTorch, no lrsearch import"))
+        files.append((args.python, best_snippet(chosen, module=Path(args.python).stem),
+                      "plain PyTorch, no lrsearch import"))
     if args.keras:
-        Path(args.keras).write_text(best_keras_snippet(chosen, module=Path(args.keras).stem))
-        written.append((args.keras, "plain Keras (any backend), no lrsearch import"))
+        files.append((args.keras, best_keras_snippet(chosen, module=Path(args.keras).stem),
+                      "plain Keras (any backend), no lrsearch import"))
+    written = []
+    for path, text, what in files:
+        Path(path).write_text(text)
+        written.append((path, what))
     if args.json:
         trial = next(t for t in chosen.handle.study.get_trials(deepcopy=False) if t.number == chosen.number)
         print_json({

@@ -268,7 +268,8 @@ def _register_schedulefree() -> None:
     register_optimizer(OptimizerInfo(
         "sgd_schedulefree", schedulefree.SGDScheduleFree,
         "Schedule-free SGD with momentum: no decaying schedule needed.",
-        has_momentum=True, switches_modes=True, horizon_free=True,
+        # Its own default: the class refuses momentum 0 (the averaging needs 0 < momentum < 1).
+        has_momentum=True, default_momentum=0.9, switches_modes=True, horizon_free=True,
     ))
 
 

@@ -3,11 +3,13 @@
 The file holds the trial's data (``OPTIMIZERS``), the schedule shapes' own functions (copied from
 :mod:`lrsearch.schedules` by :func:`~lrsearch.schedules.factor_source`) and the code of
 :mod:`lrsearch.results._snippet_runtime`. It imports only ``fnmatch``, ``importlib``, ``math``, ``re`` and ``torch``,
-and, for an optimizer named by import path (``lion_pytorch:Lion``), that optimizer's package.
+and, for an optimizer from another package (``lion_pytorch:Lion``, ``schedulefree:AdamWScheduleFree``), that
+package. A schedule-free optimizer's usage example adds its ``optimizer.train()`` / ``optimizer.eval()`` calls.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from typing import Any
 
@@ -31,12 +33,12 @@ Use it in your own training script:
     scheduler = build_scheduler(optimizer, steps_per_epoch=len(train_loader){key_arg2})
     for epoch in range(1, EPOCHS + 1):  # epochs count from 1, as in lrsearch's curves
         set_frozen(optimizer, epoch)  # groups frozen for their first freeze_epochs
-        model.train()
+        model.train(){train_mode}
         for x, y in train_loader:
             optimizer.zero_grad(set_to_none=True)
             loss_fn(model(x), y).backward()
             optimizer.step()
-            scheduler.step()  # once per batch, after optimizer.step()
+            scheduler.step()  # once per batch, after optimizer.step(){eval_mode}
 
 `python {module}.py` prints each group's lr (and scheduled momentum / weight decay) at the end of every epoch.
 Not included: the training loop itself, data, batch size ({batch_size} in the study), mixed precision (lrsearch
@@ -77,6 +79,24 @@ def _group_data(group: GroupConfig, has_momentum: bool, has_betas: bool, info: A
     }
 
 
+def _import_path(cls: type) -> str | None:
+    """``package:Class`` when the top-level package exports ``cls`` (``schedulefree:AdamWScheduleFree``), else
+    ``module:Class``; None for a class that no import can find (defined in ``__main__`` or in a function)."""
+    module = cls.__module__
+    if module == "__main__" or "<locals>" in cls.__qualname__:
+        return None
+    top = module.split(".")[0]
+    try:
+        if getattr(importlib.import_module(top), cls.__qualname__, None) is cls:
+            return f"{top}:{cls.__qualname__}"
+        target: Any = importlib.import_module(module)
+        for part in cls.__qualname__.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError):
+        return None
+    return f"{module}:{cls.__qualname__}" if target is cls else None
+
+
 def _optimizer_data(opt: OptimizerConfig) -> dict[str, Any]:
     info = get_optimizer_info(opt.name)
     if getattr(torch.optim, info.cls.__name__, None) is info.cls:
@@ -84,12 +104,17 @@ def _optimizer_data(opt: OptimizerConfig) -> dict[str, Any]:
     elif is_import_path(opt.name):
         cls_name = opt.name  # the snippet imports it, as lrsearch did
     else:
-        raise LrsearchError(f"optimizer {opt.name!r} ({info.cls.__module__}.{info.cls.__name__}) is neither in "
-                            "torch.optim nor named by import path; name it 'package.module:Class' in the study "
-                            "for the plain-PyTorch snippet to import it")
+        # A registered optimizer from another package (schedule-free AdamW, a plugin's): imported by its path.
+        found = _import_path(info.cls)
+        if found is None:
+            raise LrsearchError(f"optimizer {opt.name!r} ({info.cls.__module__}.{info.cls.__qualname__}) cannot be "
+                                "imported by a plain script; name it 'package.module:Class' in the study for the "
+                                "plain-PyTorch snippet to import it")
+        cls_name = found
     return {
         "optimizer": cls_name,
         "has_momentum": info.has_momentum,
+        "switches_modes": info.switches_modes,
         "options": {**info.default_options, **opt.options},
         "weight_decay_exclude": list(opt.weight_decay_exclude),
         "groups": [_group_data(g, info.has_momentum, info.has_betas, info) for g in opt.groups],
@@ -133,9 +158,13 @@ def pytorch_snippet(config: TrialConfig, *, title: str, steps_per_epoch: int | N
             sources.append(factor_source(name).rstrip())
     many = len(optimizers) > 1
     first = next(iter(optimizers))
+    modes = optimizers[first]["switches_modes"]
     usage = _USAGE.format(module=module, key_arg=f", {first!r}" if many else "",
                           key_arg2=f", key={first!r}" if many else "", batch_size=batch_size or "?",
-                          seed=config.seed)
+                          seed=config.seed,
+                          train_mode="\n        optimizer.train()  # schedule-free: train mode to step" if modes else "",
+                          eval_mode="\n        optimizer.eval()  # schedule-free: before evaluating or saving the "
+                                    "model" if modes else "")
     shape_table = "{\n" + "".join(f"    {name!r}: ({f}, {m}),\n" for name, (f, m) in shapes.items()) + "}"
     parts = [
         f'"""{title}\n\nIn plain PyTorch: no lrsearch import. {usage}\n"""',

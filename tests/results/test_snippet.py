@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import re
 import subprocess
@@ -57,6 +58,9 @@ def step_both(config: TrialConfig, make_model: Any, snippet: ModuleType, steps_p
     their_sched = snippet.build_scheduler(theirs, steps_per_epoch, key)
     assert type(theirs) is type(ours)
     assert isinstance(their_sched, torch.optim.lr_scheduler.LambdaLR)
+    if hasattr(theirs, "train"):  # schedule-free: steps only in train mode, as the usage example says
+        ours.train()
+        theirs.train()
     per_epoch = []
     assert values_of(theirs) == values_of(ours), "step 0"
     for epoch in range(config.epochs):
@@ -206,3 +210,49 @@ def test_the_snippet_s_epochs_count_from_1(tmp_path: Path, epoch: int) -> None:
     assert "for epoch in range(1, EPOCHS + 1):" in snippet.__doc__
     with pytest.raises(ValueError, match=r"epochs count from 1 \(for epoch in range\(1, EPOCHS \+ 1\)\)"):
         snippet.set_frozen(snippet.build_optimizer(TinyTransformer()), epoch)
+
+
+@pytest.mark.parametrize("name", ["adamw_schedulefree", "sgd_schedulefree"])
+def test_a_schedule_free_optimizer_is_imported_from_its_package(name: str, tmp_path: Path) -> None:
+    schedulefree = pytest.importorskip("schedulefree")
+    spec = {
+        "name": "sf", "budget": {"trials": 1, "epochs": 3}, "task": {"builtin": "digits"},
+        "optimizer": {"name": name},
+        "groups": [{"name": "head", "params": ["head.*"], "lr": 3e-3, "weight_decay": 0.01},
+                   {"name": "rest", "rest": True, "lr": 1e-3, "freeze_epochs": 1}],
+    }
+    config = example_config(parse_spec(spec))
+    path = tmp_path / "sf_trial.py"
+    text = pytorch_snippet(config, title="test", steps_per_epoch=4)
+    assert "schedulefree:" in text and "optimizer.train()" in text and "optimizer.eval()" in text
+    path.write_text(text)
+    snippet = load_snippet(path)
+    step_both(config, digits_model, snippet, 4)
+    expected = schedulefree.AdamWScheduleFree if name == "adamw_schedulefree" else schedulefree.SGDScheduleFree
+    assert type(snippet.build_optimizer(digits_model())) is expected
+
+
+@pytest.mark.slow
+def test_best_writes_every_file_of_a_schedule_free_trial_or_none(tmp_path: Path) -> None:
+    pytest.importorskip("schedulefree")
+    spec = {
+        "name": "silent", "storage": "sqlite:///silent.db", "budget": {"trials": 1, "epochs": 1},
+        "task": {"builtin": "digits", "device": "cpu", "threads": 1},
+        "groups": [{"name": "head", "params": ["head.*"], "lr": {"low": 1e-3, "high": 1e-2, "log": True}},
+                   {"name": "rest", "rest": True, "lr": 1e-3}],
+    }  # the optimizer left to the default: schedule-free AdamW
+    study = tmp_path / "silent.yaml"
+    study.write_text(json.dumps(spec))
+    run_cli("run", str(study), "--quiet", check=True, cwd=tmp_path)
+    done = run_cli("best", str(study), "-o", "best.yaml", "--python", "best.py", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "wrote best.py" in done.stdout and "wrote best.yaml" in done.stdout
+    blocked = "import sys; sys.modules['lrsearch'] = None; import runpy; runpy.run_path(sys.argv[1], run_name='__main__')"
+    proc = subprocess.run([sys.executable, "-c", blocked, "best.py"], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "optimizer main: schedulefree:AdamWScheduleFree" in proc.stdout
+    refused = run_cli("best", str(study), "-o", "other.yaml", "--keras", "keras_trial.py", cwd=tmp_path)
+    assert refused.returncode == 2 and "adamw_schedulefree" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not (tmp_path / "other.yaml").exists() and not (tmp_path / "keras_trial.py").exists()
