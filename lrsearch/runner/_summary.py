@@ -76,6 +76,11 @@ def _describe_run(handle: StudyHandle, summary: RunSummary) -> str:
         f"  in total: {counts['COMPLETE']} complete, {counts['PRUNED']} pruned, {counts['FAIL']} failed",
     ]
     lines += [f"  {note}" for note in summary.notes]
+    if not summary.outcomes and summary.stopped_by == "budget":
+        total, done = handle.spec.budget.trials, counts["COMPLETE"] + counts["PRUNED"]
+        lines.append(f"  nothing to run: the study's budget of {total} finished trials was reached already; raise "
+                     f"budget.trials in the study file, or pass --trials N with N > {done}" if total else
+                     "  nothing to run: the study's budget was reached already")
     best, foreign = best_and_foreign(handle)
     if foreign:
         lines.append(f"  {len(foreign)} finished trial(s) not run by lrsearch (added with plain Optuna: "

@@ -112,7 +112,7 @@ def check_sqlite_file(path: Path) -> None:
     """Refuse a file that is not SQLite, or is a SQLite database of another application."""
     if not path.exists():
         if not path.parent.exists():
-            raise StorageError(f"cannot create the SQLite database {path}: directory {path.parent} does not exist")
+            raise StorageError(f"no SQLite database at {path}: directory {path.parent} does not exist")
         return
     if path.is_dir():
         raise StorageError(f"storage path {path} is a directory, not a SQLite database file")

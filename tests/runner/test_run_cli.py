@@ -55,6 +55,15 @@ def test_second_run_resumes_to_the_total(finished_study: tuple[Path, Path]) -> N
     assert sorted(t.number for t in study.trials) == list(range(len(study.trials)))
 
 
+def test_a_run_of_a_study_past_its_budget_says_how_to_run_more(finished_study: tuple[Path, Path]) -> None:
+    path, db = finished_study
+    again = run_cli("run", str(path), "--quiet", check=True)
+    assert "this run: 0 complete, 0 pruned, 0 failed" in again.stdout
+    assert ("nothing to run: the study's budget of 8 finished trials was reached already; raise budget.trials in "
+            "the study file, or pass --trials N with N > 11") in again.stdout
+    assert len(optuna.load_study(study_name="e2e", storage=f"sqlite:///{db}").trials) == 11
+
+
 def test_recorded_lr_of_every_group_equals_the_schedule(finished_study: tuple[Path, Path]) -> None:
     _, db = finished_study
     task = load_task("digits", None, {})
