@@ -9,7 +9,6 @@ package. A schedule-free optimizer's usage example adds its ``optimizer.train()`
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from typing import Any
 
@@ -80,21 +79,19 @@ def _group_data(group: GroupConfig, has_momentum: bool, has_betas: bool, info: A
 
 
 def _import_path(cls: type) -> str | None:
-    """``package:Class`` when the top-level package exports ``cls`` (``schedulefree:AdamWScheduleFree``), else
-    ``module:Class``; None for a class that no import can find (defined in ``__main__`` or in a function)."""
-    module = cls.__module__
-    if module == "__main__" or "<locals>" in cls.__qualname__:
+    """The ``module:Class`` path by which the snippet's own loader finds ``cls``: from the top-level package when
+    it exports the class (``schedulefree:AdamWScheduleFree``), else from its module; None when no import of a
+    plain script can (a class of ``__main__`` or of a function)."""
+    if cls.__module__ == "__main__":
         return None
-    top = module.split(".")[0]
-    try:
-        if getattr(importlib.import_module(top), cls.__qualname__, None) is cls:
-            return f"{top}:{cls.__qualname__}"
-        target: Any = importlib.import_module(module)
-        for part in cls.__qualname__.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError):
-        return None
-    return f"{module}:{cls.__qualname__}" if target is cls else None
+    for module in dict.fromkeys((cls.__module__.split(".")[0], cls.__module__)):
+        path = f"{module}:{cls.__qualname__}"
+        try:
+            if _snippet_runtime.optimizer_class(path) is cls:
+                return path
+        except (ImportError, AttributeError):
+            continue
+    return None
 
 
 def _optimizer_data(opt: OptimizerConfig) -> dict[str, Any]:

@@ -32,6 +32,14 @@ def _rendezvous(setting: str) -> None:
         time.sleep(0.05)
 
 
+def rendezvous_env(folder: Path, workers: int, epoch_s: float = 0.1) -> dict[str, str]:
+    """The environment of a run whose sleepy trials wait for ``workers`` worker processes (and can import this
+    module from the checkout)."""
+    root = Path(__file__).resolve().parents[2]
+    return {"PYTHONPATH": str(root), "LRSEARCH_TEST_RENDEZVOUS": f"{folder}:{workers}",
+            "LRSEARCH_TEST_EPOCH_S": str(epoch_s)}
+
+
 def train(ctx: Any) -> dict[str, float]:
     from torch import nn
 

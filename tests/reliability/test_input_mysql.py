@@ -14,9 +14,9 @@ import pytest
 
 from lrsearch.config import parse_spec
 from lrsearch.runner import open_study
-from tests.conftest import ROOT, run_cli, write_spec
+from tests.conftest import run_cli, write_spec
 from tests.fixtures_tasks.databases import fresh_mysql_database, query
-from tests.fixtures_tasks.sleepy import sleepy_spec
+from tests.fixtures_tasks.sleepy import rendezvous_env, sleepy_spec
 from tests.reliability._helpers import refused, tiny_spec
 
 
@@ -30,10 +30,8 @@ def mysql_url() -> Iterator[str]:
 def test_two_workers_finish_exactly_the_budget(tmp_path: Path, mysql_url: str) -> None:
     path = write_spec(tmp_path, sleepy_spec("shared", trials=6, epochs=1))
     # Each trial waits until both workers have one: the first worker up cannot run them all on a loaded machine.
-    env = {"PYTHONPATH": str(ROOT), "LRSEARCH_TEST_RENDEZVOUS": f"{tmp_path / 'rendezvous'}:2",
-           "LRSEARCH_TEST_EPOCH_S": "0.1"}
     proc = run_cli("run", str(path), "--storage", mysql_url, "--workers", "2", "--quiet", cwd=tmp_path, timeout=900,
-                   env=env)
+                   env=rendezvous_env(tmp_path / "rendezvous", workers=2))
     assert proc.returncode == 0, proc.stderr
     study = optuna.load_study(study_name="shared", storage=mysql_url)
     states = [t.state for t in study.trials]

@@ -18,9 +18,9 @@ import sqlalchemy as sa
 
 from lrsearch.config import parse_spec
 from lrsearch.runner import open_study
-from tests.conftest import ROOT, digits_spec, run_cli, write_spec
+from tests.conftest import digits_spec, run_cli, write_spec
 from tests.fixtures_tasks.databases import fresh_postgres_database, query
-from tests.fixtures_tasks.sleepy import sleepy_spec
+from tests.fixtures_tasks.sleepy import rendezvous_env, sleepy_spec
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -150,8 +150,7 @@ def test_worker_takes_its_settings_from_the_environment_and_never_shows_the_pass
     path = write_spec(tmp_path, sleepy_spec("first", trials=3, epochs=1))
     # The trials can import the sleepy task from this checkout; each waits until both workers have one (the
     # first worker up cannot run them all however late the second starts), and an epoch sleeps 0.1 s.
-    test_env = {"PYTHONPATH": str(ROOT), "LRSEARCH_TEST_RENDEZVOUS": f"{tmp_path / 'rendezvous'}:2",
-                "LRSEARCH_TEST_EPOCH_S": "0.1"}
+    test_env = rendezvous_env(tmp_path / "rendezvous", workers=2)
     created = run_cli("run", str(path), "--storage", url, "--workers", "0", check=True, env=test_env)
     assert "postgres:***@" in created.stdout and "s3cret-pw" not in created.stdout + created.stderr
     assert finished(optuna.load_study(study_name="first", storage=postgres_url)) == 0, "--workers 0 runs nothing"
